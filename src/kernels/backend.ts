@@ -1,0 +1,74 @@
+// The small set of operations the model is written against. The portable TypeScript backend
+// (portable.ts) is the readable truth; fast backends implement the same interface and are tested
+// against it. The model never knows how a matmul is computed.
+import type { StoredTensor } from '../formats/safetensors.js';
+
+/** A weight [out, in] prepared by a backend (possibly repacked); opaque to the model. */
+export interface Linear {
+  readonly name: string;
+  readonly outDim: number;
+  readonly inDim: number;
+  /** Input activations are FP8-quantised per 128 (ue8m0 scales) before the product, as fp8_gemm does. */
+  readonly actQuant: boolean;
+}
+
+/**
+ * Per-layer attention cache in the formats the kernels read.
+ * latent: FP8 e4m3 codes + one fp32 scale per 128 values (the reference's KV round trip, 656-B-style)
+ * when `latentFp8`, else fp32 values. pe: the RoPE'd shared key, fp32. Indexer keys: FP8 codes + one
+ * fp32 scale per token (132-B-style).
+ */
+export interface LayerCacheView {
+  readonly rank: number;
+  readonly ropeDim: number;
+  readonly latentFp8: boolean;
+  latentCodes: Uint8Array;
+  latentScales: Float32Array;
+  latentF32: Float32Array;
+  pe: Float32Array;
+  readonly indexDim: number;
+  indexCodes: Uint8Array;
+  indexScales: Float32Array;
+}
+
+export interface Backend {
+  readonly name: string;
+
+  /** Prepares a stored [out,in] weight (BF16/F16/F32/F8_E4M3 with block scales) for matmul. */
+  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant?: boolean): Linear;
+  /** y[M,out] = x[M,in] · Wᵀ, fp32 accumulation. */
+  matmul(x: Float32Array, M: number, w: Linear, y?: Float32Array): Float32Array;
+  /** The weight as dense fp32 [out,in] (block scales applied). */
+  dequantize(w: Linear): Float32Array;
+
+  /** y = γ ⊙ x / rms(x) per row. */
+  rmsNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, eps: number, y?: Float32Array): Float32Array;
+  /** y = γ ⊙ (x − mean)/sqrt(var + eps) + β per row. */
+  layerNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, y?: Float32Array): Float32Array;
+
+  /**
+   * Indexer scores of one query against keys 0..T-1 of the FP8 indexer cache:
+   * out[t] = kScale[t] · Σ_h w[h] · ReLU(Σ_d q[h,d] · e4m3(kCodes[t,d])).
+   * q holds the query's decoded FP8 values [H, D]; w folds the head weights and all scales.
+   */
+  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array): void;
+
+  /** Indices of the k largest of scores[0..n) (any order) into out; returns k. */
+  topk(scores: Float32Array, n: number, k: number, out: Int32Array): number;
+
+  /**
+   * Absorbed (MQA) attention of one query over the latent cache, for every head h:
+   * s_t = scale·(qLat_h·latent_t + qPe_h·pe_t) for t in sel (or 0..T-1 when sel is null),
+   * p = softmax(s), out_h = Σ_t p_t · latent_t.  qLat [H,rank], qPe [H,rope], out [H,rank].
+   */
+  latentAttention(qLat: Float32Array, qPe: Float32Array, H: number, cache: LayerCacheView, T: number,
+    sel: Int32Array | null, selCount: number, scale: number, out: Float32Array): void;
+
+  /**
+   * Materialised-K/V (MHA) attention for S queries at positions P..P+S-1 over keys 0..T-1:
+   * q [S,H,dqk], k [T,H,dqk], v [T,H,dv] → out [S,H,dv]. Query s sees keys t ≤ P+s, and only those in
+   * sel[s] when sel is given.
+   */
+  mhaAttention(q: Float32Array, k: Float32Array, v: Float32Array, S: number, T: number, P: number, H: number,
+    dqk: number, dv: number, scale: number, sel: (Int32Array | null)[] | null, out: Float32Array): void;
+}
