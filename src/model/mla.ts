@@ -1,0 +1,184 @@
+// Multi-head Latent Attention (spec §5) with DeepSeek Sparse Attention on top (§6–7).
+// Keys and values live in the cache as one compressed latent per token (kv_lora_rank, FP8 round-tripped
+// when the model has an indexer) plus one shared RoPE key. Two mathematically equal ways to attend:
+//  - MHA ("prefill"): expand every cached latent with kv_b_proj into per-head k_nope and v;
+//  - absorbed ("decode", MQA): fold W_UK into the query and W_UV after the attention, so each query
+//    reads only the latent rows it selected.
+import { fp8RoundTripInPlace } from '../formats/dtype.js';
+import type { StoredTensor } from '../formats/safetensors.js';
+import type { Backend, Linear } from '../kernels/backend.js';
+import { readLatent } from '../kernels/portable.js';
+import type { LayerCache } from './cache.js';
+import type { ModelConfig } from './config.js';
+import { Indexer, type Selection } from './indexer.js';
+import { mlaSoftmaxScale, type Rope } from './rope.js';
+import type { WeightLoader } from './weights.js';
+
+export type AttentionPath = 'auto' | 'mha' | 'absorbed';
+
+export class MLA {
+  readonly wqA: Linear | null;
+  readonly qNorm: Float32Array | null;
+  readonly wqB: Linear; // q_b_proj, or q_proj when q_lora_rank is null
+  readonly wkvA: Linear;
+  readonly kvNorm: Float32Array;
+  readonly wkvB: Linear;
+  readonly wo: Linear;
+  readonly indexer: Indexer | null;
+  readonly scale: number;
+  private absorbed: { uk: Linear[]; uv: Linear[] } | null = null;
+
+  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope) {
+    const H = cfg.numHeads;
+    const dqk = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
+    if (cfg.qLoraRank !== null) {
+      this.wqA = ld.linear(`${prefix}.q_a_proj`, cfg.qLoraRank, cfg.hiddenSize);
+      this.qNorm = ld.vector(`${prefix}.q_a_layernorm.weight`, cfg.qLoraRank);
+      this.wqB = ld.linear(`${prefix}.q_b_proj`, H * dqk, cfg.qLoraRank);
+    } else {
+      this.wqA = null;
+      this.qNorm = null;
+      this.wqB = ld.linear(`${prefix}.q_proj`, H * dqk, cfg.hiddenSize);
+    }
+    this.wkvA = ld.linear(`${prefix}.kv_a_proj_with_mqa`, cfg.kvLoraRank + cfg.qkRopeHeadDim, cfg.hiddenSize);
+    this.kvNorm = ld.vector(`${prefix}.kv_a_layernorm.weight`, cfg.kvLoraRank);
+    this.wkvB = ld.linear(`${prefix}.kv_b_proj`, H * (cfg.qkNopeHeadDim + cfg.vHeadDim), cfg.kvLoraRank);
+    this.wo = ld.linear(`${prefix}.o_proj`, cfg.hiddenSize, H * cfg.vHeadDim);
+    this.indexer = cfg.indexer ? new Indexer(ld, `${prefix}.indexer`, cfg, rope) : null;
+    this.scale = mlaSoftmaxScale(cfg);
+  }
+
+  /**
+   * x: attn-norm output [S,hidden] for positions P..P+S-1. Writes those positions into `cache` and returns
+   * the attention output [S,hidden]. `onSelect` sees each query's DSA selection (null = all causal keys).
+   */
+  forward(be: Backend, x: Float32Array, S: number, P: number, cache: LayerCache, path: AttentionPath = 'auto',
+    onSelect?: (s: number, sel: Int32Array | null) => void): Float32Array {
+    const cfg = this.cfg;
+    const H = cfg.numHeads;
+    const nope = cfg.qkNopeHeadDim;
+    const R = cfg.qkRopeHeadDim;
+    const dqk = nope + R;
+    const rank = cfg.kvLoraRank;
+    cache.ensure(P + S);
+
+    // queries
+    let qr: Float32Array | null = null;
+    let q: Float32Array;
+    if (this.wqA) {
+      qr = be.rmsNorm(be.matmul(x, S, this.wqA), S, cfg.qLoraRank!, this.qNorm!, cfg.rmsNormEps);
+      q = be.matmul(qr, S, this.wqB);
+    } else {
+      q = be.matmul(x, S, this.wqB);
+    }
+    for (let s = 0; s < S; s++) for (let h = 0; h < H; h++) this.rope.interleaved(q, (s * H + h) * dqk + nope, P + s);
+
+    // keys/values: one latent + one shared RoPE key per token, straight into the cache
+    const kv = be.matmul(x, S, this.wkvA);
+    const lat = new Float32Array(S * rank);
+    for (let s = 0; s < S; s++) lat.set(kv.subarray(s * (rank + R), s * (rank + R) + rank), s * rank);
+    be.rmsNorm(lat, S, rank, this.kvNorm, cfg.rmsNormEps, lat);
+    for (let s = 0; s < S; s++) {
+      const pos = P + s;
+      const row = lat.subarray(s * rank, (s + 1) * rank);
+      if (cache.latentFp8) {
+        fp8RoundTripInPlace(row, 128, cache.latentScales.subarray((pos * rank) / 128, ((pos + 1) * rank) / 128),
+          cache.latentCodes.subarray(pos * rank, (pos + 1) * rank));
+      } else {
+        cache.latentF32.set(row, pos * rank);
+      }
+      const pe = cache.pe.subarray(pos * R, (pos + 1) * R);
+      pe.set(kv.subarray(s * (rank + R) + rank, (s + 1) * (rank + R)));
+      this.rope.interleaved(pe, 0, pos);
+    }
+
+    // DSA: which keys each query may see
+    const sel: Selection = this.indexer ? this.indexer.forward(be, x, qr!, S, P, cache) : new Array<null>(S).fill(null);
+    if (onSelect) for (let s = 0; s < S; s++) onSelect(s, sel[s]!);
+
+    const usePath = path === 'auto' ? (S === 1 ? 'absorbed' : 'mha') : path;
+    const out = usePath === 'mha' ? this.attendMHA(be, q, S, P, cache, sel) : this.attendAbsorbed(be, q, S, P, cache, sel);
+    return be.matmul(out, S, this.wo);
+  }
+
+  /** Expands all T = P+S cached latents to per-head keys and values, then causal (+DSA) attention. */
+  private attendMHA(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection): Float32Array {
+    const cfg = this.cfg;
+    const H = cfg.numHeads;
+    const nope = cfg.qkNopeHeadDim;
+    const R = cfg.qkRopeHeadDim;
+    const dv = cfg.vHeadDim;
+    const dqk = nope + R;
+    const rank = cfg.kvLoraRank;
+    const T = P + S;
+    const lat = new Float32Array(T * rank);
+    for (let t = 0; t < T; t++) readLatent(cache, t, lat.subarray(t * rank, (t + 1) * rank));
+    const kvb = be.matmul(lat, T, this.wkvB); // [T, H, nope+dv]
+    const k = new Float32Array(T * H * dqk);
+    const v = new Float32Array(T * H * dv);
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < H; h++) {
+        const src = (t * H + h) * (nope + dv);
+        k.set(kvb.subarray(src, src + nope), (t * H + h) * dqk);
+        k.set(cache.pe.subarray(t * R, (t + 1) * R), (t * H + h) * dqk + nope);
+        v.set(kvb.subarray(src + nope, src + nope + dv), (t * H + h) * dv);
+      }
+    }
+    const out = new Float32Array(S * H * dv);
+    be.mhaAttention(q, k, v, S, T, P, H, dqk, dv, this.scale, sel, out);
+    return out;
+  }
+
+  /** Weight absorption: q̃_h = q_nope_h·W_UK_h, attention over latents, o_h = u_h·W_UV_hᵀ. */
+  private attendAbsorbed(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection): Float32Array {
+    const cfg = this.cfg;
+    const H = cfg.numHeads;
+    const nope = cfg.qkNopeHeadDim;
+    const R = cfg.qkRopeHeadDim;
+    const dv = cfg.vHeadDim;
+    const dqk = nope + R;
+    const rank = cfg.kvLoraRank;
+    const { uk, uv } = this.absorbedWeights(be);
+    const qLat = new Float32Array(H * rank);
+    const qPe = new Float32Array(H * R);
+    const u = new Float32Array(H * rank);
+    const out = new Float32Array(S * H * dv);
+    for (let s = 0; s < S; s++) {
+      for (let h = 0; h < H; h++) {
+        const qo = (s * H + h) * dqk;
+        be.matmul(q.subarray(qo, qo + nope), 1, uk[h]!, qLat.subarray(h * rank, (h + 1) * rank));
+        qPe.set(q.subarray(qo + nope, qo + dqk), h * R);
+      }
+      const si = sel[s] ?? null;
+      be.latentAttention(qLat, qPe, H, cache, P + s + 1, si, si ? si.length : 0, this.scale, u);
+      for (let h = 0; h < H; h++) be.matmul(u.subarray(h * rank, (h + 1) * rank), 1, uv[h]!, out.subarray((s * H + h) * dv, (s * H + h + 1) * dv));
+    }
+    return out;
+  }
+
+  /** Per-head W_UKᵀ [rank, nope] and W_UV [dv, rank] from the dequantised kv_b_proj, built once. */
+  private absorbedWeights(be: Backend): { uk: Linear[]; uv: Linear[] } {
+    if (this.absorbed) return this.absorbed;
+    const cfg = this.cfg;
+    const nope = cfg.qkNopeHeadDim;
+    const dv = cfg.vHeadDim;
+    const rank = cfg.kvLoraRank;
+    const W = be.dequantize(this.wkvB); // [H*(nope+dv), rank]
+    const uk: Linear[] = [];
+    const uv: Linear[] = [];
+    for (let h = 0; h < cfg.numHeads; h++) {
+      const base = h * (nope + dv) * rank;
+      const ukT = new Float32Array(rank * nope);
+      for (let d = 0; d < nope; d++) for (let c = 0; c < rank; c++) ukT[c * nope + d] = W[base + d * rank + c]!;
+      const uvW = W.slice(base + nope * rank, base + (nope + dv) * rank);
+      uk.push(be.linear(`${this.wkvB.name}#uk${h}`, f32Tensor(ukT, [rank, nope]), undefined, false));
+      uv.push(be.linear(`${this.wkvB.name}#uv${h}`, f32Tensor(uvW, [dv, rank]), undefined, false));
+    }
+    this.absorbed = { uk, uv };
+    return this.absorbed;
+  }
+}
+
+function f32Tensor(data: Float32Array, shape: number[]): StoredTensor {
+  return { name: '', dtype: 'F32', shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}

@@ -1,0 +1,101 @@
+// The DeepSeek-V3.2 transformer (spec §2): embedding → layers (MLA+DSA, dense MLP or MoE) → final
+// RMSNorm → lm_head in fp32. Forward runs any number of new tokens from any start position over an
+// existing cache (chunked prefill, speculative verification, one-token decode alike).
+import { Checkpoint } from '../formats/checkpoint.js';
+import type { Backend, Linear } from '../kernels/backend.js';
+import { PortableBackend } from '../kernels/portable.js';
+import { Block, type ForwardHooks } from './block.js';
+import { ModelCache } from './cache.js';
+import { loadConfig, type ModelConfig } from './config.js';
+import { Embedding } from './embedding.js';
+import type { AttentionPath } from './mla.js';
+import { MTPLayer } from './mtp.js';
+import { Rope } from './rope.js';
+import { type TensorSource, WeightLoader } from './weights.js';
+
+export interface LoadOptions {
+  backend?: Backend;
+  /** load the MTP layers when the checkpoint has them (default true) */
+  mtp?: boolean;
+}
+
+export interface ForwardOptions {
+  /** which rows get logits: the last new token (default), all new tokens, or none */
+  logits?: 'last' | 'all' | 'none';
+  path?: AttentionPath;
+  hooks?: ForwardHooks;
+}
+
+export interface ForwardResult {
+  /** [rows, vocab] */
+  logits: Float32Array;
+  /** final-norm hidden states of the new tokens [S, hidden] (what feeds lm_head and the MTP layer) */
+  hidden: Float32Array;
+}
+
+export class DeepSeekModel {
+  readonly rope: Rope;
+  readonly embed: Embedding;
+  readonly layers: Block[];
+  readonly norm: Float32Array;
+  readonly head: Linear;
+  readonly mtp: MTPLayer[];
+  /** tensors of the checkpoint the model did not use (reported by `inspect`) */
+  readonly unused: string[];
+
+  constructor(readonly cfg: ModelConfig, src: TensorSource & { names?(): string[] }, readonly backend: Backend, opts: { mtp?: boolean } = {}) {
+    const ld = new WeightLoader(src, backend, cfg);
+    this.rope = new Rope(cfg.qkRopeHeadDim, cfg.ropeTheta, cfg.ropeScaling);
+    this.embed = new Embedding(ld.raw('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize]));
+    this.layers = Array.from({ length: cfg.numLayers }, (_, l) => new Block(ld, l, cfg, this.rope));
+    this.norm = ld.vector('model.norm.weight', cfg.hiddenSize);
+    this.head = cfg.tieWordEmbeddings && !src.has('lm_head.weight')
+      ? backend.linear('lm_head.weight', this.embed.table, undefined, false)
+      : ld.linearF32('lm_head', cfg.vocabSize, cfg.hiddenSize);
+    const wantMtp = (opts.mtp ?? true) && cfg.numMtpLayers > 0 && src.has(`model.layers.${cfg.numLayers}.eh_proj.weight`);
+    this.mtp = wantMtp ? Array.from({ length: cfg.numMtpLayers }, (_, i) => new MTPLayer(ld, i, cfg, this.rope, this.embed, this.head)) : [];
+    this.unused = src.names ? src.names().filter((n) => !ld.used.has(n)) : [];
+  }
+
+  static load(dir: string, opts: LoadOptions = {}): DeepSeekModel {
+    const cfg = loadConfig(dir);
+    const ck = Checkpoint.open(dir);
+    try {
+      return new DeepSeekModel(cfg, ck, opts.backend ?? new PortableBackend(), opts);
+    } finally {
+      ck.close(); // every tensor has been read into memory by now
+    }
+  }
+
+  newCache(): ModelCache {
+    return new ModelCache(this.cfg);
+  }
+
+  /**
+   * Runs tokens at positions startPos.. over `cache` (which must hold exactly startPos positions, or more:
+   * then it is cut back to startPos first, e.g. after rejected drafts).
+   */
+  forward(tokens: ArrayLike<number>, startPos: number, cache: ModelCache, opts: ForwardOptions = {}): ForwardResult {
+    const S = tokens.length;
+    const D = this.cfg.hiddenSize;
+    if (S === 0) throw new RangeError('forward needs at least one token');
+    if (!Number.isInteger(startPos) || startPos < 0) throw new RangeError(`start position ${startPos} is not a non-negative integer`);
+    if (startPos > cache.length) throw new RangeError(`start position ${startPos} is past the ${cache.length} cached positions`);
+    if (startPos + S > this.cfg.maxPositions) {
+      throw new RangeError(`context of ${startPos + S} tokens exceeds max_position_embeddings (${this.cfg.maxPositions})`);
+    }
+    if (startPos < cache.length) cache.truncate(startPos);
+    const be = this.backend;
+    const path = opts.path ?? 'auto';
+    const h = this.embed.lookup(tokens);
+    for (let l = 0; l < this.layers.length; l++) this.layers[l]!.forward(be, h, S, startPos, cache.layers[l]!, path, opts.hooks);
+    cache.length = startPos + S;
+    const hidden = be.rmsNorm(h, S, D, this.norm, this.cfg.rmsNormEps);
+    const which = opts.logits ?? 'last';
+    let logits: Float32Array;
+    if (which === 'none') logits = new Float32Array(0);
+    else if (which === 'all') logits = be.matmul(hidden, S, this.head);
+    else logits = be.matmul(hidden.subarray((S - 1) * D, S * D), 1, this.head);
+    return { logits, hidden };
+  }
+}
