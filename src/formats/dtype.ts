@@ -145,3 +145,25 @@ export function toFloat32(t: { dtype: DType; bytes: Uint8Array }): Float32Array 
   decodeInto(t.dtype, t.bytes, 0, n, out);
   return out;
 }
+
+/** Block-quantises a [N,K] fp32 weight to e4m3 codes + fp32 scale_inv per 128×128 block (scale = amax/448). */
+export function quantizeWeightFp8(w: Float32Array, N: number, K: number, pow2Scales = true): { codes: Uint8Array; scales: Float32Array } {
+  const nb = Math.ceil(N / 128);
+  const kb = Math.ceil(K / 128);
+  const codes = new Uint8Array(N * K);
+  const scales = new Float32Array(nb * kb);
+  for (let bi = 0; bi < nb; bi++) {
+    for (let bj = 0; bj < kb; bj++) {
+      let amax = 0;
+      for (let i = bi * 128; i < Math.min(N, (bi + 1) * 128); i++) {
+        for (let j = bj * 128; j < Math.min(K, (bj + 1) * 128); j++) amax = Math.max(amax, Math.abs(w[i * K + j]!));
+      }
+      const s = pow2Scales ? ue8m0Scale(amax) : Math.max(amax, 1e-12) / 448;
+      scales[bi * kb + bj] = s;
+      for (let i = bi * 128; i < Math.min(N, (bi + 1) * 128); i++) {
+        for (let j = bj * 128; j < Math.min(K, (bj + 1) * 128); j++) codes[i * K + j] = f32ToE4m3(Math.max(-448, Math.min(448, w[i * K + j]! / s)));
+      }
+    }
+  }
+  return { codes, scales };
+}

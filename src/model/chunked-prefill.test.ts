@@ -1,0 +1,66 @@
+// Chunked prefill and both attention paths compute the same model as one full prefill.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type Golden, referenceDir, relErr } from '../testing/fixtures.js';
+import { DeepSeekModel } from './model.js';
+import type { AttentionPath } from './mla.js';
+
+const TOL = 1e-4;
+
+function run(model: DeepSeekModel, prompt: number[], chunk: number, path: AttentionPath) {
+  const V = model.cfg.vocabSize;
+  const cache = model.newCache();
+  const logits = new Float32Array(prompt.length * V);
+  const sel = new Map<string, string>();
+  for (let p = 0; p < prompt.length; p += chunk) {
+    const part = prompt.slice(p, p + chunk);
+    const r = model.forward(part, p, cache, {
+      logits: 'all',
+      path,
+      hooks: { onSelect: (l, pos, s) => sel.set(`${l}:${pos}`, s ? [...s].sort((a, b) => a - b).join(',') : 'all') },
+    });
+    logits.set(r.logits, p * V);
+  }
+  return { logits, sel };
+}
+
+for (const name of ['tiny-bf16', 'tiny-fp8'] as const) {
+  describe(`chunked prefill: ${name}`, () => {
+    const dir = referenceDir(name);
+    const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as Golden;
+    const model = DeepSeekModel.load(dir);
+    const V = model.cfg.vocabSize;
+    const full = run(model, golden.prompt, golden.prompt.length, 'auto');
+
+    for (const [chunk, path] of [[7, 'auto'], [1, 'auto'], [7, 'absorbed'], [1, 'mha'], [40, 'absorbed']] as const) {
+      it(`chunks of ${chunk} on the ${path} path give the same logits and selections as one prefill`, () => {
+        const r = run(model, golden.prompt, chunk, path);
+        for (let i = 0; i < golden.prompt.length; i++) {
+          const e = relErr(r.logits.subarray(i * V, (i + 1) * V), full.logits.subarray(i * V, (i + 1) * V));
+          assert.ok(e < TOL, `row ${i}: relative error ${e}`);
+        }
+        assert.deepEqual(r.sel, full.sel);
+      });
+    }
+
+    it('a forward from an earlier position rewrites the cache (rejected drafts)', () => {
+      const cache = model.newCache();
+      model.forward(golden.prompt.slice(0, 30), 0, cache);
+      model.forward([5, 6, 7], 30, cache); // drafts that get rejected
+      const r = model.forward(golden.prompt.slice(30), 30, cache, { logits: 'all' });
+      const e = relErr(r.logits.subarray(0, V), full.logits.subarray(30 * V, 31 * V));
+      assert.ok(e < TOL, `relative error ${e}`);
+      assert.equal(cache.length, golden.prompt.length);
+    });
+
+    it('rejects bad positions and tokens with clear errors', () => {
+      const cache = model.newCache();
+      assert.throws(() => model.forward([1, 2], 3, cache), /past the 0 cached positions/);
+      assert.throws(() => model.forward([V], 0, cache), /outside the vocabulary/);
+      assert.throws(() => model.forward([], 0, cache), /at least one token/);
+      assert.throws(() => model.forward([1], model.cfg.maxPositions, cache), RangeError);
+    });
+  });
+}
