@@ -1,6 +1,7 @@
 // The small set of operations the model is written against. The portable TypeScript backend
 // (portable.ts) is the readable truth; fast backends implement the same interface and are tested
 // against it. The model never knows how a matmul is computed.
+import { E4M3_TABLE } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
 
 /** A weight [out, in] prepared by a backend (possibly repacked); opaque to the model. */
@@ -71,4 +72,18 @@ export interface Backend {
    */
   mhaAttention(q: Float32Array, k: Float32Array, v: Float32Array, S: number, T: number, P: number, H: number,
     dqk: number, dv: number, scale: number, sel: (Int32Array | null)[] | null, out: Float32Array): void;
+}
+
+/** The fp32 latent of cached token t. */
+export function readLatent(cache: LayerCacheView, t: number, out: Float32Array): void {
+  const R = cache.rank;
+  if (!cache.latentFp8) {
+    out.set(cache.latentF32.subarray(t * R, (t + 1) * R));
+    return;
+  }
+  const groups = R / 128;
+  for (let g = 0; g < groups; g++) {
+    const sc = cache.latentScales[t * groups + g]!;
+    for (let c = g * 128; c < (g + 1) * 128; c++) out[c] = E4M3_TABLE[cache.latentCodes[t * R + c]!]! * sc;
+  }
 }

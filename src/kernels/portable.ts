@@ -2,7 +2,9 @@
 // tested against these.
 import { decodeInto, E4M3_TABLE, fp8RoundTripInPlace, toFloat32 } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
-import type { Backend, LayerCacheView, Linear } from './backend.js';
+import { type Backend, type LayerCacheView, type Linear, readLatent } from './backend.js';
+
+export { readLatent };
 
 export class PortableLinear implements Linear {
   constructor(
@@ -200,19 +202,5 @@ export class PortableBackend implements Backend {
         }
       }
     }
-  }
-}
-
-/** The fp32 latent of cached token t. */
-export function readLatent(cache: LayerCacheView, t: number, out: Float32Array): void {
-  const R = cache.rank;
-  if (!cache.latentFp8) {
-    out.set(cache.latentF32.subarray(t * R, (t + 1) * R));
-    return;
-  }
-  const groups = R / BLOCK;
-  for (let g = 0; g < groups; g++) {
-    const sc = cache.latentScales[t * groups + g]!;
-    for (let c = g * BLOCK; c < (g + 1) * BLOCK; c++) out[c] = E4M3_TABLE[cache.latentCodes[t * R + c]!]! * sc;
   }
 }

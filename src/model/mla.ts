@@ -6,8 +6,7 @@
 //    reads only the latent rows it selected.
 import { fp8RoundTripInPlace } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
-import type { Backend, Linear } from '../kernels/backend.js';
-import { readLatent } from '../kernels/portable.js';
+import { type Backend, type Linear, readLatent } from '../kernels/backend.js';
 import type { LayerCache } from './cache.js';
 import type { ModelConfig } from './config.js';
 import { Indexer, type Selection } from './indexer.js';

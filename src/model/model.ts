@@ -17,6 +17,8 @@ export interface LoadOptions {
   backend?: Backend;
   /** load the MTP layers when the checkpoint has them (default true) */
   mtp?: boolean;
+  /** called as tensors are read: (tensors done, tensors in the checkpoint) */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface ForwardOptions {
@@ -43,8 +45,10 @@ export class DeepSeekModel {
   /** tensors of the checkpoint the model did not use (reported by `inspect`) */
   readonly unused: string[];
 
-  constructor(readonly cfg: ModelConfig, src: TensorSource & { names?(): string[] }, readonly backend: Backend, opts: { mtp?: boolean } = {}) {
-    const ld = new WeightLoader(src, backend, cfg);
+  constructor(readonly cfg: ModelConfig, src: TensorSource & { names?(): string[] }, readonly backend: Backend,
+    opts: Omit<LoadOptions, 'backend'> = {}) {
+    const total = src.names ? src.names().length : 0;
+    const ld = new WeightLoader(src, backend, cfg, opts.onProgress ? (n) => opts.onProgress!(n, total) : undefined);
     this.rope = new Rope(cfg.qkRopeHeadDim, cfg.ropeTheta, cfg.ropeScaling);
     this.embed = new Embedding(ld.raw('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize]));
     this.layers = Array.from({ length: cfg.numLayers }, (_, l) => new Block(ld, l, cfg, this.rope));

@@ -21,7 +21,8 @@ export interface TensorSource {
 export class WeightLoader {
   readonly used = new Set<string>();
 
-  constructor(readonly src: TensorSource, readonly backend: Backend, readonly cfg: ModelConfig) {}
+  constructor(readonly src: TensorSource, readonly backend: Backend, readonly cfg: ModelConfig,
+    private readonly onTensor?: (done: number) => void) {}
 
   raw(name: string, shape: number[]): StoredTensor {
     if (!this.src.has(name)) throw new WeightError(`checkpoint is missing tensor "${name}" (expected shape ${JSON.stringify(shape)})`);
@@ -30,6 +31,7 @@ export class WeightLoader {
       throw new WeightError(`tensor "${name}" has shape ${JSON.stringify(t.shape)}, the config implies ${JSON.stringify(shape)}`);
     }
     this.used.add(name);
+    this.onTensor?.(this.used.size);
     return t;
   }
 

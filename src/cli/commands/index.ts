@@ -1,6 +1,8 @@
 // The list of CLI commands. Add a line per command file.
 import type { Command } from 'commander';
+import { registerInspect } from './inspect.js';
+import { registerLogits } from './logits.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerLogits, registerInspect];
