@@ -1,0 +1,336 @@
+// The WebAssembly SIMD backend: weights are copied once into one shared wasm memory in a kernel-friendly
+// format, and the heavy kernels (matmul, indexer scores, latent attention) run in wasm split across a
+// worker pool. Light operations (norms, MHA prefill attention) delegate to the portable backend.
+import { availableParallelism } from 'node:os';
+import { decodeInto, fp8RoundTripInPlace } from '../../formats/dtype.js';
+import type { StoredTensor } from '../../formats/safetensors.js';
+import type { Backend, LayerCacheView, Linear } from '../backend.js';
+import { checkLinear, PortableBackend } from '../portable.js';
+import { Arena } from './arena.js';
+import { ThreadPool } from './pool.js';
+import { topkSelect } from './topk.js';
+
+export interface WasmBackendOptions {
+  /** 'native' keeps F32/BF16/FP8 as stored (F16 widened to F32); 'q8' repacks to int8 blocks of 32 at load. */
+  weights?: 'native' | 'q8';
+  /** Threads per kernel call, this one included (default: min(2, cores)). */
+  threads?: number;
+  /** Budget of the shared wasm memory in bytes (default and maximum 4 GiB). */
+  maxMemoryBytes?: number;
+  /** Matmuls with fewer multiply-adds than this run on one thread (dispatch costs ~1 µs idle, far more when the other core is busy). */
+  minParallelMacs?: number;
+}
+
+type Format = 'f32' | 'bf16' | 'fp8' | 'q8';
+const FMT_CODE: Record<Exclude<Format, 'q8'>, number> = { f32: 0, bf16: 1, fp8: 2 };
+const BLOCK = 128;
+const QB = 32;
+const KC = 256; // gemm's K block (assembly/kernels.ts)
+
+export class WasmLinear implements Linear {
+  constructor(
+    readonly owner: WasmBackend,
+    readonly name: string,
+    readonly outDim: number,
+    readonly inDim: number,
+    readonly actQuant: boolean,
+    readonly format: Format,
+    /** weight rows (q8: int8 rows of kPadded) */
+    readonly ptr: number,
+    readonly bytes: number,
+    /** fp8: fp32 block scales [ceil(N/128), ceil(K/128)]; q8: fp32 [N, kPadded/32]; else 0 */
+    readonly scalePtr: number,
+    readonly scaleBytes: number,
+    readonly kPadded: number,
+  ) {}
+}
+
+export class WasmBackend implements Backend {
+  readonly name: string;
+  readonly threads: number;
+  readonly weights: 'native' | 'q8';
+  private readonly memory: WebAssembly.Memory;
+  private readonly arena: Arena;
+  private readonly pool: ThreadPool;
+  private readonly portable = new PortableBackend();
+  private readonly minParallelMacs: number;
+  private readonly scratch = new Map<string, { ptr: number; bytes: number }>();
+  private views: { u8: Uint8Array; f32: Float32Array } | null = null;
+
+  constructor(opts: WasmBackendOptions = {}) {
+    this.weights = opts.weights ?? 'native';
+    this.threads = Math.max(1, Math.floor(opts.threads ?? Math.min(2, availableParallelism())));
+    this.minParallelMacs = opts.minParallelMacs ?? 1 << 16;
+    const maxBytes = Math.min(opts.maxMemoryBytes ?? 2 ** 32, 2 ** 32);
+    const maxPages = Math.floor(maxBytes / 65536);
+    this.memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
+    this.arena = new Arena(this.memory, maxPages * 65536);
+    this.pool = new ThreadPool(this.memory, this.threads);
+    this.name = `wasm-${this.weights}-${this.threads}t`;
+  }
+
+  /** Constructs the backend and waits for its worker threads to start. */
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const b = new WasmBackend(opts);
+    await b.pool.ready();
+    return b;
+  }
+
+  /** Terminates the worker threads; the backend is unusable afterwards. */
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  /** Bytes of the shared memory held by weights and scratch. */
+  get memoryInUse(): number {
+    return this.arena.used;
+  }
+
+  /** Gives a linear's weight memory back (the linear must not be used afterwards). */
+  release(lin: Linear): void {
+    const w = this.own(lin);
+    this.arena.release(w.ptr, w.bytes);
+    if (w.scaleBytes) this.arena.release(w.scalePtr, w.scaleBytes);
+  }
+
+  // ---- memory helpers ---------------------------------------------------------------------------
+
+  private get u8(): Uint8Array { return this.view().u8; }
+  private get f32(): Float32Array { return this.view().f32; }
+
+  private view(): { u8: Uint8Array; f32: Float32Array } {
+    const buf = this.memory.buffer;
+    if (!this.views || this.views.u8.byteLength !== buf.byteLength) {
+      this.views = { u8: new Uint8Array(buf), f32: new Float32Array(buf) };
+    }
+    return this.views;
+  }
+
+  /** A re-used scratch buffer of at least `bytes` (contents undefined). */
+  private buf(slot: string, bytes: number): number {
+    const cur = this.scratch.get(slot);
+    if (cur && cur.bytes >= bytes) return cur.ptr;
+    if (cur) this.arena.release(cur.ptr, cur.bytes);
+    const size = Math.max(bytes, (cur?.bytes ?? 0) * 1.5, 4096);
+    const ptr = this.arena.alloc(size, `scratch ${slot}`);
+    this.scratch.set(slot, { ptr, bytes: size });
+    return ptr;
+  }
+
+  private putF32(slot: string, a: Float32Array): number {
+    const p = this.buf(slot, a.length * 4);
+    this.f32.set(a, p >> 2);
+    return p;
+  }
+
+  private own(lin: Linear): WasmLinear {
+    if (!(lin instanceof WasmLinear) || lin.owner !== this) throw new Error(`${lin.name}: linear was not prepared by this wasm backend`);
+    return lin;
+  }
+
+  /** Splits [0,total) into ≤ threads ranges aligned to `align`; `mk` builds one part's arguments. */
+  private split(total: number, threads: number, align: number, mk: (a: number, b: number, t: number) => number[]): number[][] {
+    const parts: number[][] = [];
+    const chunk = Math.ceil(total / threads / align) * align || align;
+    for (let a = 0, t = 0; a < total; a += chunk, t++) parts.push(mk(a, Math.min(total, a + chunk), t));
+    return parts;
+  }
+
+  private threadsFor(macs: number): number {
+    return macs >= this.minParallelMacs ? this.threads : 1;
+  }
+
+  // ---- linear layers ----------------------------------------------------------------------------
+
+  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant = false): Linear {
+    const scales = checkLinear(name, w, scaleInv);
+    const [N, K] = w.shape as [number, number];
+    const aq = actQuant && w.dtype === 'F8_E4M3';
+    if (this.weights === 'q8') return this.linearQ8(name, w, scales, N, K, aq);
+    if (w.dtype === 'F16') {
+      // rare in these checkpoints: widened once to f32 (exact)
+      const ptr = this.arena.alloc(N * K * 4, name);
+      decodeInto('F16', w.bytes, 0, N * K, this.f32, ptr >> 2);
+      return new WasmLinear(this, name, N, K, aq, 'f32', ptr, N * K * 4, 0, 0, K);
+    }
+    const ptr = this.arena.alloc(w.bytes.length, name);
+    this.u8.set(w.bytes, ptr);
+    const format: Format = w.dtype === 'F32' ? 'f32' : w.dtype === 'BF16' ? 'bf16' : 'fp8';
+    let sp = 0;
+    let sb = 0;
+    if (scales) {
+      sb = scales.length * 4;
+      sp = this.arena.alloc(sb, `${name} scales`);
+      this.f32.set(scales, sp >> 2);
+    }
+    return new WasmLinear(this, name, N, K, aq, format, ptr, w.bytes.length, sp, sb, K);
+  }
+
+  /** Repacks in chunks of rows (a multiple of 128, so FP8 scale rows line up) through a temporary copy. */
+  private linearQ8(name: string, w: StoredTensor, scales: Float32Array | null, N: number, K: number, aq: boolean): WasmLinear {
+    const Kp = Math.ceil(K / QB) * QB;
+    const nb = Kp / QB;
+    const qp = this.arena.alloc(N * Kp, name);
+    const sp = this.arena.alloc(N * nb * 4, `${name} scales`);
+    const f16 = w.dtype === 'F16';
+    const eb = f16 ? 4 : w.bytes.length / (N * K); // bytes per element of the temporary copy
+    const fmt = f16 || w.dtype === 'F32' ? 0 : w.dtype === 'BF16' ? 1 : 2;
+    const rows = Math.max(BLOCK, Math.floor((16 << 20) / (K * eb) / BLOCK) * BLOCK);
+    const kb = Math.ceil(K / BLOCK);
+    const tmp = this.buf('repack', Math.min(rows, N) * K * eb);
+    const tsc = this.buf('repack-scales', Math.ceil(Math.min(rows, N) / BLOCK) * kb * 4);
+    const rowTmp = this.buf('repack-row', this.threads * K * 4);
+    for (let r0 = 0; r0 < N; r0 += rows) {
+      const n = Math.min(rows, N - r0);
+      if (f16) decodeInto('F16', w.bytes, r0 * K, n * K, this.f32, tmp >> 2);
+      else this.u8.set(w.bytes.subarray(r0 * K * eb, (r0 + n) * K * eb), tmp);
+      if (scales) this.f32.set(scales.subarray((r0 / BLOCK) * kb, Math.ceil((r0 + n) / BLOCK) * kb), tsc >> 2);
+      const q = qp + r0 * Kp;
+      const s = sp + r0 * nb * 4;
+      this.pool.run('repack_q8', this.split(n, this.threadsFor(n * K), 1,
+        (a, b, t) => [fmt, tmp, tsc, K, Kp, q, s, a, b, rowTmp + t * K * 4]));
+    }
+    return new WasmLinear(this, name, N, K, aq, 'q8', qp, N * Kp, sp, N * nb * 4, Kp);
+  }
+
+  matmul(x: Float32Array, M: number, lin: Linear, y?: Float32Array): Float32Array {
+    const w = this.own(lin);
+    const N = w.outDim;
+    const K = w.inDim;
+    if (x.length < M * K) throw new Error(`${w.name}: input has ${x.length} values, need ${M}×${K}`);
+    const out = y ?? new Float32Array(M * N);
+    if (M === 0) return out;
+    let xs = x.subarray(0, M * K);
+    if (w.actQuant) {
+      xs = xs.slice();
+      fp8RoundTripInPlace(xs, BLOCK); // the exact same round trip as the portable backend
+    }
+    const xp = this.putF32('x', xs);
+    const yp = this.buf('y', M * N * 4);
+    const th = this.threadsFor(M * N * K);
+    if (w.format === 'q8') {
+      const Kp = w.kPadded;
+      const qx = this.buf('qx', M * Kp);
+      const sx = this.buf('sx', M * (Kp / QB) * 4);
+      this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b]));
+      this.pool.run('gemm_q8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, qx, sx, yp, M, N, Kp, a, b]));
+    } else if (M === 1) {
+      if (w.format === 'fp8') this.pool.run('gemv_fp8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, xp, yp, K, a, b]));
+      else this.pool.run(w.format === 'f32' ? 'gemv_f32' : 'gemv_bf16', this.split(N, th, 4, (a, b) => [w.ptr, xp, yp, K, a, b]));
+    } else {
+      const pack = this.buf('pack', this.threads * KC * 8 * 4);
+      const fmt = FMT_CODE[w.format];
+      this.pool.run('gemm', this.split(N, th, 8, (a, b, t) => [fmt, w.ptr, w.scalePtr, xp, yp, M, N, K, a, b, pack + t * KC * 32]));
+    }
+    out.set(this.f32.subarray(yp >> 2, (yp >> 2) + M * N));
+    return out;
+  }
+
+  dequantize(lin: Linear): Float32Array {
+    const w = this.own(lin);
+    const N = w.outDim;
+    const K = w.inDim;
+    const out = new Float32Array(N * K);
+    const u8 = this.u8;
+    const f32 = this.f32;
+    if (w.format === 'q8') {
+      const nb = w.kPadded / QB;
+      const q = new Int8Array(u8.buffer, w.ptr, N * w.kPadded);
+      for (let n = 0; n < N; n++) {
+        for (let k = 0; k < K; k++) out[n * K + k] = q[n * w.kPadded + k]! * f32[(w.scalePtr >> 2) + n * nb + (k >> 5)]!;
+      }
+      return out;
+    }
+    const bytes = u8.subarray(w.ptr, w.ptr + w.bytes);
+    decodeInto(w.format === 'f32' ? 'F32' : w.format === 'bf16' ? 'BF16' : 'F8_E4M3', bytes, 0, N * K, out);
+    if (w.format === 'fp8') {
+      const kb = Math.ceil(K / BLOCK);
+      for (let n = 0; n < N; n++) {
+        for (let k = 0; k < K; k++) out[n * K + k]! *= f32[(w.scalePtr >> 2) + Math.floor(n / BLOCK) * kb + Math.floor(k / BLOCK)]!;
+      }
+    }
+    return out;
+  }
+
+  // ---- light operations: the portable loops are already memory bound --------------------------
+
+  rmsNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, eps: number, y?: Float32Array): Float32Array {
+    return this.portable.rmsNorm(x, M, dim, gamma, eps, y);
+  }
+
+  layerNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, y?: Float32Array): Float32Array {
+    return this.portable.layerNorm(x, M, dim, gamma, beta, eps, y);
+  }
+
+  mhaAttention(q: Float32Array, k: Float32Array, v: Float32Array, S: number, T: number, P: number, H: number,
+    dqk: number, dv: number, scale: number, sel: (Int32Array | null)[] | null, out: Float32Array): void {
+    this.portable.mhaAttention(q, k, v, S, T, P, H, dqk, dv, scale, sel, out);
+  }
+
+  private topkWork = new Float32Array(0);
+
+  topk(scores: Float32Array, n: number, k: number, out: Int32Array): number {
+    if (this.topkWork.length < n) this.topkWork = new Float32Array(n);
+    return topkSelect(scores, n, k, out, this.topkWork);
+  }
+
+  // ---- attention-side kernels in wasm ---------------------------------------------------------
+
+  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array): void {
+    const D = cache.indexDim;
+    if (D % 16 !== 0 || T === 0) { this.portable.indexerScores(q, w, H, cache, T, out); return; }
+    const qp = this.putF32('iq', q.subarray(0, H * D));
+    const wp = this.putF32('iw', w.subarray(0, H));
+    const cp = this.buf('icodes', T * D);
+    this.u8.set(cache.indexCodes.subarray(0, T * D), cp);
+    const sp = this.putF32('iscales', cache.indexScales.subarray(0, T));
+    const op = this.buf('iout', T * 4);
+    const kbuf = this.buf('ikbuf', this.threads * 16 * D);
+    this.pool.run('indexer_scores', this.split(T, this.threadsFor(T * H * D), 4,
+      (a, b, t) => [qp, wp, H, D, cp, sp, op, a, b, kbuf + t * 16 * D]));
+    out.set(this.f32.subarray(op >> 2, (op >> 2) + T));
+  }
+
+  latentAttention(qLat: Float32Array, qPe: Float32Array, H: number, cache: LayerCacheView, T: number,
+    sel: Int32Array | null, selCount: number, scale: number, out: Float32Array): void {
+    const R = cache.rank;
+    const P = cache.ropeDim;
+    const n = sel ? selCount : T;
+    if (n === 0 || (cache.latentFp8 && R % BLOCK !== 0)) {
+      this.portable.latentAttention(qLat, qPe, H, cache, T, sel, selCount, scale, out);
+      return;
+    }
+    // every buffer first: a later allocation may grow the memory and leave older views short
+    const g = R / BLOCK;
+    const lat = this.buf('lat', n * R * 4);
+    const pe = this.buf('pe', n * P * 4);
+    const codes = cache.latentFp8 ? this.buf('latcodes', n * R) : 0;
+    const scales = cache.latentFp8 ? this.buf('latscales', n * g * 4) : 0;
+    const op = this.buf('latout', H * R * 4);
+    const sbuf = this.buf('latscores', this.threads * n * 4);
+    const ql = this.putF32('qlat', qLat.subarray(0, H * R));
+    const qp = this.putF32('qpe', qPe.subarray(0, H * P));
+    const f32 = this.f32;
+    const u8 = this.u8;
+    // gather only the selected rows
+    for (let i = 0; i < n; i++) {
+      const t = sel ? sel[i]! : i;
+      f32.set(cache.pe.subarray(t * P, (t + 1) * P), (pe >> 2) + i * P);
+    }
+    if (cache.latentFp8) {
+      for (let i = 0; i < n; i++) {
+        const t = sel ? sel[i]! : i;
+        u8.set(cache.latentCodes.subarray(t * R, (t + 1) * R), codes + i * R);
+        f32.set(cache.latentScales.subarray(t * g, (t + 1) * g), (scales >> 2) + i * g);
+      }
+      this.pool.run('decode_latent', this.split(n, this.threadsFor(n * R * 8), 1, (a, b) => [codes, scales, R, lat, a, b]));
+    } else if (sel) {
+      for (let i = 0; i < n; i++) f32.set(cache.latentF32.subarray(sel[i]! * R, (sel[i]! + 1) * R), (lat >> 2) + i * R);
+    } else {
+      f32.set(cache.latentF32.subarray(0, n * R), lat >> 2);
+    }
+    this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 1,
+      (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * n * 4]));
+    out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
+  }
+}

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { fp8RoundTripInPlace, E4M3_TABLE } from '../../formats/dtype.js';
+import type { DType } from '../../formats/dtype.js';
+import { PortableBackend } from '../portable.js';
+import { WasmBackend } from './backend.js';
+import { absProduct, ensureWasmBuilt, maxScaledError, randomF32, randomWeight, rng } from './testutil.js';
+
+const portable = new PortableBackend();
+const backends: WasmBackend[] = [];
+const get = (i: number) => backends[i]!;
+
+before(async () => {
+  ensureWasmBuilt();
+  // minParallelMacs 0: even tiny calls are split, so the two-thread paths are exercised
+  for (const threads of [1, 2]) {
+    backends.push(await WasmBackend.create({ threads, minParallelMacs: 0 }));
+    backends.push(await WasmBackend.create({ threads, minParallelMacs: 0, weights: 'q8' }));
+  }
+});
+after(async () => { for (const b of backends) await b.close(); });
+
+const SHAPES: [number, number][] = [[37, 300], [130, 259], [8, 128], [5, 17], [257, 1000]];
+const DTYPES: DType[] = ['F32', 'BF16', 'F16', 'F8_E4M3'];
+
+function check(dtype: DType, N: number, K: number, M: number, actQuant: boolean, bi: number, tol: number): number {
+  const r = rng(N * 1000 + K * 7 + M);
+  const { w, s } = randomWeight(dtype, N, K, r);
+  const b = get(bi);
+  const lp = portable.linear('w', w, s, actQuant);
+  const lw = b.linear('w', w, s, actQuant);
+  const x = randomF32(M * K, r);
+  const want = portable.matmul(x, M, lp);
+  const got = b.matmul(x, M, lw);
+  const xs = x.slice();
+  if (lp.actQuant) fp8RoundTripInPlace(xs, 128);
+  const err = maxScaledError(got, want, absProduct(xs, M, portable.dequantize(lp), N, K));
+  assert.ok(err <= tol, `${b.name} ${dtype} ${N}×${K} M=${M} actQuant=${actQuant}: scaled error ${err} > ${tol}`);
+  b.release(lw);
+  return err;
+}
+
+describe('wasm matmul vs portable (native formats)', () => {
+  for (const bi of [0, 2]) {
+    for (const dtype of DTYPES) {
+      for (const aq of dtype === 'F8_E4M3' ? [false, true] : [false]) {
+        it(`${bi ? 2 : 1} thread(s) ${dtype}${aq ? ' actQuant' : ''}`, () => {
+          for (const [N, K] of SHAPES) for (const M of [1, 3, 17]) check(dtype, N, K, M, aq, bi, 1e-5);
+        });
+      }
+    }
+  }
+});
+
+describe('wasm matmul q8 repack', () => {
+  for (const bi of [1, 3]) {
+    // int8 per 32 on both sides: |Δ| ≲ Σ(|x|·amax_w + |w|·amax_x)/254 per block, so relative to Σ|x||w|
+    // the error is largest for heavy-tailed blocks (the F16 test values are log-uniform: 2% bound).
+    it(`${bi === 3 ? 2 : 1} thread(s), every dtype, error within 2% of Σ|x||w|`, (t) => {
+      for (const dtype of DTYPES) {
+        let worst = 0;
+        for (const [N, K] of SHAPES) for (const M of [1, 3, 17]) worst = Math.max(worst, check(dtype, N, K, M, dtype === 'F8_E4M3', bi, 2e-2));
+        t.diagnostic(`q8 ${dtype}: worst |Δ|/Σ|x||w| = ${worst.toExponential(2)}`);
+        assert.ok(worst > 0);
+      }
+    });
+  }
+});
+
+describe('wasm FP8 decoding', () => {
+  it('decodes every e4m3 code exactly, subnormals included, in GEMV and GEMM', () => {
+    // 16 rows × 16 codes: row r holds codes 16r..16r+15 (NaN codes replaced by 0x7e)
+    const codes = new Uint8Array(256);
+    for (let i = 0; i < 256; i++) codes[i] = (i & 0x7f) === 0x7f ? i - 1 : i;
+    const sc = new Float32Array([1]);
+    const w = { name: 'w', dtype: 'F8_E4M3' as const, shape: [16, 16], bytes: codes };
+    const s = { name: 's', dtype: 'F32' as const, shape: [1, 1], bytes: new Uint8Array(sc.buffer) };
+    for (const bi of [0, 2]) {
+      const lin = get(bi).linear('w', w, s);
+      const eye = new Float32Array(256);
+      for (let k = 0; k < 16; k++) eye[k * 16 + k] = 1;
+      const gemm = get(bi).matmul(eye, 16, lin); // [k, n] = W[n, k]
+      for (let k = 0; k < 16; k++) {
+        const gemv = get(bi).matmul(eye.subarray(k * 16, k * 16 + 16), 1, lin);
+        for (let n = 0; n < 16; n++) {
+          const want = E4M3_TABLE[codes[n * 16 + k]!]!;
+          assert.ok(gemv[n] === want, `gemv code ${codes[n * 16 + k]}: ${gemv[n]} != ${want}`); // -0 and 0 alike
+          assert.ok(gemm[k * 16 + n] === want, `gemm code ${codes[n * 16 + k]}: ${gemm[k * 16 + n]} != ${want}`);
+        }
+      }
+    }
+  });
+});
+
+describe('wasm backend memory', () => {
+  it('refuses weights beyond its memory budget with a clear error', async () => {
+    const b = await WasmBackend.create({ threads: 1, maxMemoryBytes: 1 << 20 });
+    try {
+      const { w } = randomWeight('F32', 512, 1024, rng(1));
+      assert.throws(() => b.linear('big', w), /out of memory for big/);
+    } finally { await b.close(); }
+  });
+
+  it('re-uses released weight memory', () => {
+    const b = get(0);
+    const { w } = randomWeight('F32', 64, 64, rng(2));
+    const before = b.memoryInUse;
+    const lin = b.linear('w', w);
+    assert.ok(b.memoryInUse >= before + 64 * 64 * 4);
+    b.release(lin);
+    assert.equal(b.memoryInUse, before);
+  });
+});
