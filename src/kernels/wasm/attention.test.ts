@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { E4M3_TABLE } from '../../formats/dtype.js';
+import type { LayerCacheView } from '../backend.js';
+import { PortableBackend } from '../portable.js';
+import { WasmBackend } from './backend.js';
+import { ensureWasmBuilt, randomF32, rng } from './testutil.js';
+
+const portable = new PortableBackend();
+const backends: WasmBackend[] = [];
+
+before(async () => {
+  ensureWasmBuilt();
+  for (const threads of [1, 2]) backends.push(await WasmBackend.create({ threads, minParallelMacs: 0 }));
+});
+after(async () => { for (const b of backends) await b.close(); });
+
+function randomCodes(n: number, r: () => number): Uint8Array {
+  const c = new Uint8Array(n);
+  for (let i = 0; i < n; i++) { let v = Math.floor(r() * 256); if ((v & 0x7f) === 0x7f) v ^= 1; c[i] = v; }
+  return c;
+}
+
+function cacheView(T: number, R: number, P: number, D: number, fp8: boolean, r: () => number): LayerCacheView {
+  const scales = new Float32Array(T * Math.max(1, R / 128));
+  for (let i = 0; i < scales.length; i++) scales[i] = 0.01 * (0.5 + r());
+  const iscales = new Float32Array(T);
+  for (let i = 0; i < T; i++) iscales[i] = 0.01 * (0.5 + r());
+  return {
+    rank: R, ropeDim: P, latentFp8: fp8,
+    latentCodes: fp8 ? randomCodes(T * R, r) : new Uint8Array(0),
+    latentScales: fp8 ? scales : new Float32Array(0),
+    latentF32: fp8 ? new Float32Array(0) : randomF32(T * R, r),
+    pe: randomF32(T * P, r),
+    indexDim: D, indexCodes: randomCodes(T * D, r), indexScales: iscales,
+  };
+}
+
+function maxRel(a: Float32Array, b: Float32Array, scale: number): number {
+  let e = 0;
+  for (let i = 0; i < a.length; i++) e = Math.max(e, Math.abs(a[i]! - b[i]!) / scale);
+  return e;
+}
+
+describe('wasm indexerScores vs portable', () => {
+  for (const bi of [0, 1]) {
+    it(`${bi + 1} thread(s)`, () => {
+      for (const [H, D, T] of [[5, 32, 1], [4, 128, 3], [64, 128, 17], [7, 16, 203]] as const) {
+        const r = rng(H * 100 + D + T);
+        const cache = cacheView(T, 128, 8, D, true, r);
+        const q = new Float32Array(H * D);
+        for (let i = 0; i < q.length; i++) q[i] = E4M3_TABLE[Math.floor(r() * 126)]! * (r() < 0.5 ? -1 : 1);
+        const w = randomF32(H, r);
+        const want = new Float32Array(T);
+        const got = new Float32Array(T);
+        portable.indexerScores(q, w, H, cache, T, want);
+        backends[bi]!.indexerScores(q, w, H, cache, T, got);
+        // error scale: Σ_h |w_h|·Σ_d |q·k| · kScale ≤ the same with all magnitudes
+        let bound = 0;
+        for (let t = 0; t < T; t++) {
+          let s = 0;
+          for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) s += Math.abs(w[h]! * q[h * D + d]! * E4M3_TABLE[cache.indexCodes[t * D + d]!]!);
+          bound = Math.max(bound, s * cache.indexScales[t]!);
+        }
+        const e = maxRel(got, want, bound);
+        assert.ok(e < 1e-5, `H=${H} D=${D} T=${T}: ${e}`);
+      }
+    });
+  }
+});
+
+describe('wasm latentAttention vs portable', () => {
+  for (const bi of [0, 1]) {
+    for (const fp8 of [true, false]) {
+      it(`${bi + 1} thread(s), ${fp8 ? 'FP8' : 'fp32'} latents, all rows and selected rows`, () => {
+        for (const [H, R, P, T] of [[3, 256, 64, 1], [5, 128, 16, 37], [16, 512, 64, 300]] as const) {
+          const r = rng(H + R + P + T);
+          const cache = cacheView(T, fp8 ? R : R - 3, P, 16, fp8, r);
+          const Rr = cache.rank;
+          const qLat = randomF32(H * Rr, r, 0.1);
+          const qPe = randomF32(H * P, r, 0.1);
+          const sel = new Int32Array(Math.ceil(T / 3));
+          for (let i = 0; i < sel.length; i++) sel[i] = Math.floor(r() * T);
+          for (const s of [null, sel]) {
+            const want = new Float32Array(H * Rr);
+            const got = new Float32Array(H * Rr);
+            portable.latentAttention(qLat, qPe, H, cache, T, s, sel.length, 0.2, want);
+            backends[bi]!.latentAttention(qLat, qPe, H, cache, T, s, sel.length, 0.2, got);
+            let mx = 0;
+            for (const v of want) mx = Math.max(mx, Math.abs(v));
+            const e = maxRel(got, want, mx);
+            assert.ok(e < 1e-5, `H=${H} R=${Rr} P=${P} T=${T} sel=${!!s}: ${e}`);
+          }
+        }
+      });
+    }
+  }
+});
+
+describe('wasm topk', () => {
+  it('selects the same set as the portable sort, ties to smaller indices', () => {
+    const r = rng(9);
+    for (const [n, k] of [[1, 1], [10, 3], [1000, 17], [5000, 2048], [300, 300], [50, 80]] as const) {
+      const s = new Float32Array(n);
+      for (let i = 0; i < n; i++) s[i] = Math.floor(r() * (n / 4)); // many ties
+      const a = new Int32Array(k);
+      const b = new Int32Array(k);
+      const na = portable.topk(s, n, k, a);
+      const nb = backends[0]!.topk(s, n, k, b);
+      assert.equal(nb, na);
+      assert.deepEqual([...b.subarray(0, nb)].sort((x, y) => x - y), [...a.subarray(0, na)].sort((x, y) => x - y), `n=${n} k=${k}`);
+    }
+  });
+});
