@@ -1,6 +1,6 @@
 // One decoder layer: x + MLA(norm(x)), then + FFN(norm(·)) with a dense MLP or MoE (spec §2).
 import type { Backend } from '../kernels/backend.js';
-import type { LayerCache } from './cache.js';
+import type { Segment } from './cache.js';
 import { isMoeLayer, type ModelConfig } from './config.js';
 import { type AttentionPath, MLA } from './mla.js';
 import { MLP, MoE, type Routing } from './moe.js';
@@ -8,8 +8,11 @@ import type { Rope } from './rope.js';
 import type { WeightLoader } from './weights.js';
 
 export interface ForwardHooks {
-  /** DSA selection of layer `layer` for the query at absolute position `pos` (null = every causal key). */
-  onSelect?: (layer: number, pos: number, sel: Int32Array | null) => void;
+  /**
+   * DSA selection of layer `layer` for the query at absolute position `pos` of batch item `seq`
+   * (null = every causal key).
+   */
+  onSelect?: (layer: number, pos: number, sel: Int32Array | null, seq: number) => void;
   onRoute?: (layer: number, r: Routing) => void;
 }
 
@@ -29,18 +32,23 @@ export class Block {
       : new MLP(ld, `${p}.mlp`, cfg.hiddenSize, cfg.intermediateSize);
   }
 
-  /** h [S,hidden] updated in place for positions P..P+S-1. */
-  forward(be: Backend, h: Float32Array, S: number, P: number, cache: LayerCache, path: AttentionPath, hooks?: ForwardHooks): void {
+  /** h [N,hidden] updated in place; segs say which rows belong to which sequence and position. */
+  forward(be: Backend, h: Float32Array, N: number, segs: readonly Segment[], path: AttentionPath, hooks?: ForwardHooks): void {
     const D = this.cfg.hiddenSize;
     const eps = this.cfg.rmsNormEps;
-    const xn = be.rmsNorm(h, S, D, this.attnNorm, eps);
-    const onSelect = hooks?.onSelect ? (s: number, sel: Int32Array | null) => hooks.onSelect!(this.layer, P + s, sel) : undefined;
-    const a = this.attn.forward(be, xn, S, P, cache, path, onSelect);
-    for (let i = 0; i < S * D; i++) h[i]! += a[i]!;
-    const fn = be.rmsNorm(h, S, D, this.ffnNorm, eps);
+    const xn = be.rmsNorm(h, N, D, this.attnNorm, eps);
+    let onSelect: ((row: number, sel: Int32Array | null) => void) | undefined;
+    if (hooks?.onSelect) {
+      const seqOf = new Int32Array(N);
+      segs.forEach((g, i) => seqOf.fill(i, g.row, g.row + g.S));
+      onSelect = (row, sel) => { const g = segs[seqOf[row]!]!; hooks.onSelect!(this.layer, g.P + row - g.row, sel, seqOf[row]!); };
+    }
+    const a = this.attn.forward(be, xn, N, segs, path, onSelect);
+    for (let i = 0; i < N * D; i++) h[i]! += a[i]!;
+    const fn = be.rmsNorm(h, N, D, this.ffnNorm, eps);
     const f = this.ffn instanceof MoE
-      ? this.ffn.forward(be, fn, S, hooks?.onRoute ? (r) => hooks.onRoute!(this.layer, r) : undefined)
-      : this.ffn.forward(be, fn, S);
-    for (let i = 0; i < S * D; i++) h[i]! += f[i]!;
+      ? this.ffn.forward(be, fn, N, hooks?.onRoute ? (r) => hooks.onRoute!(this.layer, r) : undefined)
+      : this.ffn.forward(be, fn, N);
+    for (let i = 0; i < N * D; i++) h[i]! += f[i]!;
   }
 }

@@ -4,6 +4,14 @@
 import type { LayerCacheView } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 
+/** Rows row..row+S-1 of a batched activation belong to one sequence, at positions P..P+S-1 of its cache. */
+export interface Segment {
+  row: number;
+  S: number;
+  P: number;
+  cache: LayerCache;
+}
+
 export class LayerCache implements LayerCacheView {
   latentCodes = new Uint8Array(0);
   latentScales = new Float32Array(0);

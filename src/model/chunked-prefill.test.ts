@@ -64,3 +64,35 @@ for (const name of ['tiny-bf16', 'tiny-fp8'] as const) {
     });
   });
 }
+
+describe('batched forward', () => {
+  const dir = referenceDir('tiny-fp8');
+  const golden = JSON.parse(readFileSync(join(dir, 'golden.json'), 'utf8')) as Golden;
+  const model = DeepSeekModel.load(dir);
+  const V = model.cfg.vocabSize;
+
+  it('several sequences in one forward match each run alone (prefill and decode mixed)', () => {
+    const a = golden.prompt;
+    const b = golden.prompt.slice(5, 33).reverse();
+    const soloA = model.forward(a, 0, model.newCache(), { logits: 'all' }).logits;
+    const cb = model.newCache();
+    model.forward(b.slice(0, 20), 0, cb);
+    const soloB = model.forward(b.slice(20), 20, cb, { logits: 'all' }).logits;
+
+    const ca = model.newCache();
+    const cb2 = model.newCache();
+    model.forward(b.slice(0, 19), 0, cb2);
+    model.forward(a.slice(0, 30), 0, ca);
+    const [ra, rb] = model.forwardBatch([
+      { tokens: a.slice(30), startPos: 30, cache: ca },
+      { tokens: b.slice(19), startPos: 19, cache: cb2 },
+    ], { logits: 'all' });
+    for (let i = 0; i < 10; i++) assert.ok(relErr(ra!.logits.subarray(i * V, (i + 1) * V), soloA.subarray((30 + i) * V, (31 + i) * V)) < TOL);
+    for (let i = 1; i < 9; i++) assert.ok(relErr(rb!.logits.subarray(i * V, (i + 1) * V), soloB.subarray((i - 1) * V, i * V)) < TOL);
+    // single-token decode rows for both in one step
+    const [da, db] = model.forwardBatch([{ tokens: [7], startPos: 40, cache: ca }, { tokens: [9], startPos: 28, cache: cb2 }]);
+    const ea = model.forward([7], 40, ((c) => { model.forward(a, 0, c); return c; })(model.newCache()));
+    assert.ok(relErr(da!.logits, ea.logits) < TOL);
+    assert.equal(db!.logits.length, V);
+  });
+});

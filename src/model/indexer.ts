@@ -4,7 +4,7 @@
 // Vectors are [rope | nope] (RoPE first, half-split pairs), Hadamard-rotated before FP8 quantisation.
 import { E4M3_TABLE, fp8RoundTripInPlace } from '../formats/dtype.js';
 import type { Backend, Linear } from '../kernels/backend.js';
-import type { LayerCache } from './cache.js';
+import type { Segment } from './cache.js';
 import type { IndexerConfig, ModelConfig } from './config.js';
 import type { Rope } from './rope.js';
 import type { WeightLoader } from './weights.js';
@@ -48,60 +48,63 @@ export class Indexer {
   }
 
   /**
-   * Writes the new tokens' FP8 keys into the cache and returns each new query's selection.
-   * x: attn-norm output [S,hidden]; qr: MLA q latent after q_norm [S,q_lora_rank]; positions P..P+S-1.
+   * Writes the new tokens' FP8 keys into their caches and returns each row's selection.
+   * x: attn-norm output [N,hidden]; qr: MLA q latent after q_norm [N,q_lora_rank]; rows grouped in segments.
    */
-  forward(be: Backend, x: Float32Array, qr: Float32Array, S: number, P: number, cache: LayerCache): Selection {
+  forward(be: Backend, x: Float32Array, qr: Float32Array, N: number, segs: readonly Segment[]): Selection {
     const { nHeads: H, headDim: D, topk } = this.ic;
-    const R = this.cfg.qkRopeHeadDim;
     const hscale = D ** -0.5;
+    const scale = new Float32Array(1);
 
-    // keys: wk → LayerNorm → RoPE(half-split) on [0,R) → Hadamard → FP8 (one scale per token) → cache
-    const k = be.layerNorm(be.matmul(x, S, this.wk), S, D, this.kNormW, this.kNormB, 1e-6);
-    for (let s = 0; s < S; s++) {
-      const pos = P + s;
-      this.rope.halfSplit(k, s * D, pos);
-      hadamard(k, s * D, D, hscale);
-      const row = k.subarray(s * D, (s + 1) * D);
-      const scale = new Float32Array(D / 128);
-      fp8RoundTripInPlace(row, 128, scale, cache.indexCodes.subarray(pos * D, (pos + 1) * D));
-      cache.indexScales[pos] = scale[0]!;
+    // keys: wk → LayerNorm → RoPE(half-split) on the rope dims → Hadamard → FP8 (one scale per token) → cache
+    const k = be.layerNorm(be.matmul(x, N, this.wk), N, D, this.kNormW, this.kNormB, 1e-6);
+    for (const g of segs) {
+      for (let s = 0; s < g.S; s++) {
+        const pos = g.P + s;
+        const r = g.row + s;
+        this.rope.halfSplit(k, r * D, pos);
+        hadamard(k, r * D, D, hscale);
+        fp8RoundTripInPlace(k.subarray(r * D, (r + 1) * D), 128, scale, g.cache.indexCodes.subarray(pos * D, (pos + 1) * D));
+        g.cache.indexScales[pos] = scale[0]!;
+      }
     }
 
     // queries: wq_b(qr) → RoPE per head → Hadamard → FP8 per head
-    const q = be.matmul(qr, S, this.wqB);
-    const qScale = new Float32Array(S * H);
-    const qCodes = new Uint8Array(S * H * D);
-    for (let s = 0; s < S; s++) {
-      for (let h = 0; h < H; h++) {
-        const off = (s * H + h) * D;
-        this.rope.halfSplit(q, off, P + s);
-        hadamard(q, off, D, hscale);
-        const sc = new Float32Array(D / 128);
-        fp8RoundTripInPlace(q.subarray(off, off + D), 128, sc, qCodes.subarray(off, off + D));
-        qScale[s * H + h] = sc[0]!;
+    const q = be.matmul(qr, N, this.wqB);
+    const qScale = new Float32Array(N * H);
+    const qCodes = new Uint8Array(N * H * D);
+    for (const g of segs) {
+      for (let s = 0; s < g.S; s++) {
+        const r = g.row + s;
+        for (let h = 0; h < H; h++) {
+          const off = (r * H + h) * D;
+          this.rope.halfSplit(q, off, g.P + s);
+          hadamard(q, off, D, hscale);
+          fp8RoundTripInPlace(q.subarray(off, off + D), 128, scale, qCodes.subarray(off, off + D));
+          qScale[r * H + h] = scale[0]!;
+        }
       }
     }
-    const qDec = new Float32Array(S * H * D);
+    const qDec = new Float32Array(N * H * D);
     for (let i = 0; i < qDec.length; i++) qDec[i] = E4M3_TABLE[qCodes[i]!]!;
 
     // head weights in fp32 from the un-rotated hidden state
-    const w = be.matmul(x, S, this.weightsProj);
+    const w = be.matmul(x, N, this.weightsProj);
     const headScale = H ** -0.5;
-    const sel: Selection = [];
-    for (let s = 0; s < S; s++) {
-      const T = P + s + 1; // causal keys of this query
-      if (T <= topk) {
-        sel.push(null); // everything is selected; the cache is filled all the same
-        continue;
+    const sel: Selection = new Array<Int32Array | null>(N).fill(null);
+    const ws = new Float32Array(H);
+    for (const g of segs) {
+      for (let s = 0; s < g.S; s++) {
+        const r = g.row + s;
+        const T = g.P + s + 1; // causal keys of this query
+        if (T <= topk) continue; // everything is selected; the cache is filled all the same
+        for (let h = 0; h < H; h++) ws[h] = w[r * H + h]! * headScale * qScale[r * H + h]! * hscale;
+        const scores = new Float32Array(T);
+        be.indexerScores(qDec.subarray(r * H * D, (r + 1) * H * D), ws, H, g.cache, T, scores);
+        const idx = new Int32Array(topk);
+        be.topk(scores, T, topk, idx);
+        sel[r] = idx;
       }
-      const ws = new Float32Array(H);
-      for (let h = 0; h < H; h++) ws[h] = w[s * H + h]! * headScale * qScale[s * H + h]! * hscale;
-      const scores = new Float32Array(T);
-      be.indexerScores(qDec.subarray(s * H * D, (s + 1) * H * D), ws, H, cache, T, scores);
-      const idx = new Int32Array(topk);
-      be.topk(scores, T, topk, idx);
-      sel.push(idx);
     }
     return sel;
   }

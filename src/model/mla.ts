@@ -7,7 +7,7 @@
 import { fp8RoundTripInPlace } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
 import { type Backend, type Linear, readLatent } from '../kernels/backend.js';
-import type { LayerCache } from './cache.js';
+import type { LayerCache, Segment } from './cache.js';
 import type { ModelConfig } from './config.js';
 import { Indexer, type Selection } from './indexer.js';
 import { mlaSoftmaxScale, type Rope } from './rope.js';
@@ -48,60 +48,74 @@ export class MLA {
   }
 
   /**
-   * x: attn-norm output [S,hidden] for positions P..P+S-1. Writes those positions into `cache` and returns
-   * the attention output [S,hidden]. `onSelect` sees each query's DSA selection (null = all causal keys).
+   * x: attn-norm output [N,hidden], rows grouped in segments (one per sequence: rows row..row+S-1 at
+   * positions P..P+S-1 of that sequence's cache). Writes the new positions into each cache and returns the
+   * attention output [N,hidden]. `onSelect` sees each row's DSA selection (null = all causal keys).
    */
-  forward(be: Backend, x: Float32Array, S: number, P: number, cache: LayerCache, path: AttentionPath = 'auto',
-    onSelect?: (s: number, sel: Int32Array | null) => void): Float32Array {
+  forward(be: Backend, x: Float32Array, N: number, segs: readonly Segment[], path: AttentionPath = 'auto',
+    onSelect?: (row: number, sel: Int32Array | null) => void): Float32Array {
     const cfg = this.cfg;
     const H = cfg.numHeads;
     const nope = cfg.qkNopeHeadDim;
     const R = cfg.qkRopeHeadDim;
     const dqk = nope + R;
     const rank = cfg.kvLoraRank;
-    cache.ensure(P + S);
+    for (const g of segs) g.cache.ensure(g.P + g.S);
 
     // queries
     let qr: Float32Array | null = null;
     let q: Float32Array;
     if (this.wqA) {
-      qr = be.rmsNorm(be.matmul(x, S, this.wqA), S, cfg.qLoraRank!, this.qNorm!, cfg.rmsNormEps);
-      q = be.matmul(qr, S, this.wqB);
+      qr = be.rmsNorm(be.matmul(x, N, this.wqA), N, cfg.qLoraRank!, this.qNorm!, cfg.rmsNormEps);
+      q = be.matmul(qr, N, this.wqB);
     } else {
-      q = be.matmul(x, S, this.wqB);
+      q = be.matmul(x, N, this.wqB);
     }
-    for (let s = 0; s < S; s++) for (let h = 0; h < H; h++) this.rope.interleaved(q, (s * H + h) * dqk + nope, P + s);
+    for (const g of segs) {
+      for (let s = 0; s < g.S; s++) for (let h = 0; h < H; h++) this.rope.interleaved(q, ((g.row + s) * H + h) * dqk + nope, g.P + s);
+    }
 
     // keys/values: one latent + one shared RoPE key per token, straight into the cache
-    const kv = be.matmul(x, S, this.wkvA);
-    const lat = new Float32Array(S * rank);
-    for (let s = 0; s < S; s++) lat.set(kv.subarray(s * (rank + R), s * (rank + R) + rank), s * rank);
-    be.rmsNorm(lat, S, rank, this.kvNorm, cfg.rmsNormEps, lat);
-    for (let s = 0; s < S; s++) {
-      const pos = P + s;
-      const row = lat.subarray(s * rank, (s + 1) * rank);
-      if (cache.latentFp8) {
-        fp8RoundTripInPlace(row, 128, cache.latentScales.subarray((pos * rank) / 128, ((pos + 1) * rank) / 128),
-          cache.latentCodes.subarray(pos * rank, (pos + 1) * rank));
-      } else {
-        cache.latentF32.set(row, pos * rank);
+    const kv = be.matmul(x, N, this.wkvA);
+    const lat = new Float32Array(N * rank);
+    for (let r = 0; r < N; r++) lat.set(kv.subarray(r * (rank + R), r * (rank + R) + rank), r * rank);
+    be.rmsNorm(lat, N, rank, this.kvNorm, cfg.rmsNormEps, lat);
+    for (const g of segs) {
+      const cache = g.cache;
+      for (let s = 0; s < g.S; s++) {
+        const pos = g.P + s;
+        const r = g.row + s;
+        const row = lat.subarray(r * rank, (r + 1) * rank);
+        if (cache.latentFp8) {
+          fp8RoundTripInPlace(row, 128, cache.latentScales.subarray((pos * rank) / 128, ((pos + 1) * rank) / 128),
+            cache.latentCodes.subarray(pos * rank, (pos + 1) * rank));
+        } else {
+          cache.latentF32.set(row, pos * rank);
+        }
+        const pe = cache.pe.subarray(pos * R, (pos + 1) * R);
+        pe.set(kv.subarray(r * (rank + R) + rank, (r + 1) * (rank + R)));
+        this.rope.interleaved(pe, 0, pos);
       }
-      const pe = cache.pe.subarray(pos * R, (pos + 1) * R);
-      pe.set(kv.subarray(s * (rank + R) + rank, (s + 1) * (rank + R)));
-      this.rope.interleaved(pe, 0, pos);
     }
 
     // DSA: which keys each query may see
-    const sel: Selection = this.indexer ? this.indexer.forward(be, x, qr!, S, P, cache) : new Array<null>(S).fill(null);
-    if (onSelect) for (let s = 0; s < S; s++) onSelect(s, sel[s]!);
+    const sel: Selection = this.indexer ? this.indexer.forward(be, x, qr!, N, segs) : new Array<null>(N).fill(null);
+    if (onSelect) for (let r = 0; r < N; r++) onSelect(r, sel[r]!);
 
-    const usePath = path === 'auto' ? (S === 1 ? 'absorbed' : 'mha') : path;
-    const out = usePath === 'mha' ? this.attendMHA(be, q, S, P, cache, sel) : this.attendAbsorbed(be, q, S, P, cache, sel);
-    return be.matmul(out, S, this.wo);
+    const out = new Float32Array(N * H * cfg.vHeadDim);
+    for (const g of segs) {
+      const usePath = path === 'auto' ? (g.S === 1 ? 'absorbed' : 'mha') : path;
+      const qs = q.subarray(g.row * H * dqk, (g.row + g.S) * H * dqk);
+      const os = out.subarray(g.row * H * cfg.vHeadDim, (g.row + g.S) * H * cfg.vHeadDim);
+      const ss = sel.slice(g.row, g.row + g.S);
+      if (usePath === 'mha') this.attendMHA(be, qs, g.S, g.P, g.cache, ss, os);
+      else this.attendAbsorbed(be, qs, g.S, g.P, g.cache, ss, os);
+    }
+    return be.matmul(out, N, this.wo);
   }
 
   /** Expands all T = P+S cached latents to per-head keys and values, then causal (+DSA) attention. */
-  private attendMHA(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection): Float32Array {
+  private attendMHA(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection, out: Float32Array): void {
     const cfg = this.cfg;
     const H = cfg.numHeads;
     const nope = cfg.qkNopeHeadDim;
@@ -123,13 +137,11 @@ export class MLA {
         v.set(kvb.subarray(src + nope, src + nope + dv), (t * H + h) * dv);
       }
     }
-    const out = new Float32Array(S * H * dv);
     be.mhaAttention(q, k, v, S, T, P, H, dqk, dv, this.scale, sel, out);
-    return out;
   }
 
   /** Weight absorption: q̃_h = q_nope_h·W_UK_h, attention over latents, o_h = u_h·W_UV_hᵀ. */
-  private attendAbsorbed(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection): Float32Array {
+  private attendAbsorbed(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection, out: Float32Array): void {
     const cfg = this.cfg;
     const H = cfg.numHeads;
     const nope = cfg.qkNopeHeadDim;
@@ -141,7 +153,6 @@ export class MLA {
     const qLat = new Float32Array(H * rank);
     const qPe = new Float32Array(H * R);
     const u = new Float32Array(H * rank);
-    const out = new Float32Array(S * H * dv);
     for (let s = 0; s < S; s++) {
       for (let h = 0; h < H; h++) {
         const qo = (s * H + h) * dqk;
@@ -152,7 +163,6 @@ export class MLA {
       be.latentAttention(qLat, qPe, H, cache, P + s + 1, si, si ? si.length : 0, this.scale, u);
       for (let h = 0; h < H; h++) be.matmul(u.subarray(h * rank, (h + 1) * rank), 1, uv[h]!, out.subarray((s * H + h) * dv, (s * H + h + 1) * dv));
     }
-    return out;
   }
 
   /** Per-head W_UKᵀ [rank, nope] and W_UV [dv, rank] from the dequantised kv_b_proj, built once. */

@@ -80,26 +80,72 @@ export class DeepSeekModel {
    * then it is cut back to startPos first, e.g. after rejected drafts).
    */
   forward(tokens: ArrayLike<number>, startPos: number, cache: ModelCache, opts: ForwardOptions = {}): ForwardResult {
-    const S = tokens.length;
+    return this.forwardBatch([{ tokens, startPos, cache }], opts)[0]!;
+  }
+
+  /**
+   * One forward over several sequences at once (continuous batching): projections, norms and experts run
+   * over all rows together; attention runs per sequence over its own cache.
+   */
+  forwardBatch(items: readonly BatchItem[], opts: ForwardOptions = {}): ForwardResult[] {
+    if (!items.length) return [];
     const D = this.cfg.hiddenSize;
-    if (S === 0) throw new RangeError('forward needs at least one token');
-    if (!Number.isInteger(startPos) || startPos < 0) throw new RangeError(`start position ${startPos} is not a non-negative integer`);
-    if (startPos > cache.length) throw new RangeError(`start position ${startPos} is past the ${cache.length} cached positions`);
-    if (startPos + S > this.cfg.maxPositions) {
-      throw new RangeError(`context of ${startPos + S} tokens exceeds max_position_embeddings (${this.cfg.maxPositions})`);
+    let N = 0;
+    for (const it of items) {
+      const S = it.tokens.length;
+      if (S === 0) throw new RangeError('forward needs at least one token');
+      if (!Number.isInteger(it.startPos) || it.startPos < 0) throw new RangeError(`start position ${it.startPos} is not a non-negative integer`);
+      if (it.startPos > it.cache.length) throw new RangeError(`start position ${it.startPos} is past the ${it.cache.length} cached positions`);
+      if (it.startPos + S > this.cfg.maxPositions) {
+        throw new RangeError(`context of ${it.startPos + S} tokens exceeds max_position_embeddings (${this.cfg.maxPositions})`);
+      }
+      N += S;
     }
-    if (startPos < cache.length) cache.truncate(startPos);
+    if (new Set(items.map((i) => i.cache)).size !== items.length) throw new Error('each batch item needs its own cache');
+    const tokens = new Int32Array(N);
+    let row = 0;
+    const rows: number[] = [];
+    for (const it of items) {
+      rows.push(row);
+      for (let i = 0; i < it.tokens.length; i++) tokens[row + i] = it.tokens[i]!;
+      row += it.tokens.length;
+    }
+    const h = this.embed.lookup(tokens); // validates ids before any cache is touched
+    for (const it of items) if (it.startPos < it.cache.length) it.cache.truncate(it.startPos);
     const be = this.backend;
     const path = opts.path ?? 'auto';
-    const h = this.embed.lookup(tokens);
-    for (let l = 0; l < this.layers.length; l++) this.layers[l]!.forward(be, h, S, startPos, cache.layers[l]!, path, opts.hooks);
-    cache.length = startPos + S;
-    const hidden = be.rmsNorm(h, S, D, this.norm, this.cfg.rmsNormEps);
+    for (let l = 0; l < this.layers.length; l++) {
+      const segs = items.map((it, i) => ({ row: rows[i]!, S: it.tokens.length, P: it.startPos, cache: it.cache.layers[l]! }));
+      this.layers[l]!.forward(be, h, N, segs, path, opts.hooks);
+    }
+    for (const it of items) it.cache.length = it.startPos + it.tokens.length;
+    const hidden = be.rmsNorm(h, N, D, this.norm, this.cfg.rmsNormEps);
     const which = opts.logits ?? 'last';
-    let logits: Float32Array;
-    if (which === 'none') logits = new Float32Array(0);
-    else if (which === 'all') logits = be.matmul(hidden, S, this.head);
-    else logits = be.matmul(hidden.subarray((S - 1) * D, S * D), 1, this.head);
-    return { logits, hidden };
+    const V = this.cfg.vocabSize;
+    // one head matmul over every row that needs logits
+    const want: number[] = [];
+    items.forEach((it, i) => {
+      if (which === 'all') for (let s = 0; s < it.tokens.length; s++) want.push(rows[i]! + s);
+      else if (which === 'last') want.push(rows[i]! + it.tokens.length - 1);
+    });
+    let allLogits: Float32Array = new Float32Array(0);
+    if (want.length) {
+      const x = new Float32Array(want.length * D);
+      want.forEach((r, j) => x.set(hidden.subarray(r * D, (r + 1) * D), j * D));
+      allLogits = be.matmul(x, want.length, this.head);
+    }
+    let j = 0;
+    return items.map((it, i) => {
+      const n = which === 'all' ? it.tokens.length : which === 'last' ? 1 : 0;
+      const logits = allLogits.slice(j * V, (j + n) * V);
+      j += n;
+      return { logits, hidden: hidden.slice(rows[i]! * D, (rows[i]! + it.tokens.length) * D) };
+    });
   }
+}
+
+export interface BatchItem {
+  tokens: ArrayLike<number>;
+  startPos: number;
+  cache: ModelCache;
 }

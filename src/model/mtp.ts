@@ -54,7 +54,8 @@ export class MTPLayer {
       cat.set(hn.subarray(s * D, (s + 1) * D), s * 2 * D + D);
     }
     const h = be.matmul(cat, S, this.ehProj);
-    this.block.forward(be, h, S, P, cache, path, hooks);
+    this.block.forward(be, h, S, [{ row: 0, S, P, cache }], path, hooks);
+    cache.ensure(P + S);
     const hidden = be.rmsNorm(h, S, D, this.headNorm, eps);
     return { logits: be.matmul(hidden, S, this.head), hidden };
   }
