@@ -76,6 +76,7 @@ const BLOCK = new Set(['div', 'p', 'lb', 'l', 'lg', 'title', 'row', 'item', 'lis
 
 const DOC_START = '\u0001';
 const DOC_ID_END = '\u0002';
+const NOTE = '\u0003';
 
 /**
  * Converts OSIS markup to documents: a new document starts at every chapter (`<chapter sID>`) and
@@ -84,8 +85,10 @@ const DOC_ID_END = '\u0002';
  */
 export function osisToDocs(osis: string, idPrefix: string): CorpusDoc[] {
   const text = osis
-    .replace(/<note\b[^>]*\/>/g, ' ')
-    .replace(/<note\b[^>]*>[\s\S]*?<\/note>/g, ' ')
+    // A dropped note still separates words ("God<note/>created") but not a word from its punctuation.
+    .replace(/<note\b[^>]*\/>|<note\b[^>]*>[\s\S]*?<\/note>/g, NOTE)
+    .replace(/\u0003+(?=\s|[.,;:!?)\]”’'"]|$)/g, '')
+    .replace(/\u0003+/g, ' ')
     .replace(/<(\/?)([A-Za-z][\w:-]*)([^>]*)>/g, (_m, close: string, rawName: string, attrs: string) => {
       const name = rawName.toLowerCase();
       if (!close && (name === 'chapter' || (name === 'div' && /\btype="book"/.test(attrs))) && /\bsID="/.test(attrs)) {
