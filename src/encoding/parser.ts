@@ -234,12 +234,13 @@ export class CompletionParser {
 
   /** Inside a function_calls block: opener, complete invokes, closer. */
   private tools(events: ParseEvent[], final: boolean): void {
+    // Unparsable: the unbacked block text is re-read as malformed content (which still stops at EOS).
     const fail = () => {
-      this.text(events, 'content', this.pendingRaw + this.buf, true);
+      this.buf = this.pendingRaw + this.buf;
       this.pendingRaw = '';
       this.opened = false;
-      this.buf = '';
       this.state = 'malformed';
+      this.out.malformed = true;
     };
     let p = 0;
     if (!this.opened) {
