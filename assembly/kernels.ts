@@ -241,13 +241,29 @@ const KC: i32 = 256;
 }
 
 function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  const kb = (K + 127) >> 7;
   for (let r = 0; r < 8; r++) {
     const nn = n + r;
+    const d = dst + (<usize>r << 2);
     if (nn >= N) {
-      for (let k = 0; k < kc; k++) store<f32>(dst + (<usize>(k * 8 + r) << 2), 0);
+      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), 0);
       continue;
     }
-    for (let k = 0; k < kc; k++) store<f32>(dst + (<usize>(k * 8 + r) << 2), weightAt(fmt, w, sc, K, nn, k0 + k));
+    const row = <usize>nn * <usize>K + <usize>k0;
+    // one loop per format (no per-element dispatch); FP8 scales hoisted per 128 columns
+    if (fmt == FMT_F32) {
+      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), load<f32>(w + ((row + <usize>k) << 2)));
+    } else if (fmt == FMT_BF16) {
+      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), bf16At(w + ((row + <usize>k) << 1)));
+    } else {
+      const srow = sc + (<usize>((nn >> 7) * kb) << 2);
+      for (let k = 0; k < kc;) {
+        const kg = k0 + k;
+        const end = min(kc, k + 128 - (kg & 127));
+        const s = load<f32>(srow + (<usize>(kg >> 7) << 2));
+        for (; k < end; k++) store<f32>(d + (<usize>k << 5), scalarE4m3(load<u8>(w + row + <usize>k)) * s);
+      }
+    }
   }
 }
 
