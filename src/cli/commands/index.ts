@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { registerInspect } from './inspect.js';
 import { registerLogits } from './logits.js';
+import { registerEncode } from './encode.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerLogits, registerInspect];
+export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode];
