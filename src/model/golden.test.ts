@@ -27,6 +27,7 @@ for (const name of ['tiny-bf16', 'tiny-fp8'] as const) {
       const all = (pos: number) => Array.from({ length: pos + 1 }, (_, i) => i);
       const res = model.forward(golden.prompt, 0, cache, {
         logits: 'all',
+        path: 'mha', // the reference's prefill path; decode below takes the absorbed one
         hooks: { onSelect: (l, pos, sel) => selPrefill.set(`${l}:${pos}`, sel ? [...sel].sort((a, b) => a - b) : all(pos)) },
       });
       for (let i = 0; i < golden.prompt.length; i++) {

@@ -15,6 +15,14 @@ import type { WeightLoader } from './weights.js';
 
 export type AttentionPath = 'auto' | 'mha' | 'absorbed';
 
+/**
+ * MHA expands every cached latent (cost ∝ T per call) but is cheaper per (query, key) pair; absorbed reads
+ * latents directly. Expansion pays off when the new tokens are a sizeable share of the context.
+ */
+export function autoPath(S: number, P: number): 'mha' | 'absorbed' {
+  return S > 1 && S * 4 >= P + S ? 'mha' : 'absorbed';
+}
+
 export class MLA {
   readonly wqA: Linear | null;
   readonly qNorm: Float32Array | null;
@@ -104,7 +112,7 @@ export class MLA {
 
     const out = new Float32Array(N * H * cfg.vHeadDim);
     for (const g of segs) {
-      const usePath = path === 'auto' ? (g.S === 1 ? 'absorbed' : 'mha') : path;
+      const usePath = path === 'auto' ? autoPath(g.S, g.P) : path;
       const qs = q.subarray(g.row * H * dqk, (g.row + g.S) * H * dqk);
       const os = out.subarray(g.row * H * cfg.vHeadDim, (g.row + g.S) * H * cfg.vHeadDim);
       const ss = sel.slice(g.row, g.row + g.S);

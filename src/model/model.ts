@@ -120,11 +120,12 @@ export class DeepSeekModel {
     }
     for (const it of items) it.cache.length = it.startPos + it.tokens.length;
     const hidden = be.rmsNorm(h, N, D, this.norm, this.cfg.rmsNormEps);
-    const which = opts.logits ?? 'last';
     const V = this.cfg.vocabSize;
+    const whichOf = (it: BatchItem) => it.logits ?? opts.logits ?? 'last';
     // one head matmul over every row that needs logits
     const want: number[] = [];
     items.forEach((it, i) => {
+      const which = whichOf(it);
       if (which === 'all') for (let s = 0; s < it.tokens.length; s++) want.push(rows[i]! + s);
       else if (which === 'last') want.push(rows[i]! + it.tokens.length - 1);
     });
@@ -136,6 +137,7 @@ export class DeepSeekModel {
     }
     let j = 0;
     return items.map((it, i) => {
+      const which = whichOf(it);
       const n = which === 'all' ? it.tokens.length : which === 'last' ? 1 : 0;
       const logits = allLogits.slice(j * V, (j + n) * V);
       j += n;
@@ -148,4 +150,6 @@ export interface BatchItem {
   tokens: ArrayLike<number>;
   startPos: number;
   cache: ModelCache;
+  /** overrides ForwardOptions.logits for this item */
+  logits?: 'last' | 'all' | 'none';
 }
