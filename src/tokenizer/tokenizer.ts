@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { AddedTokenSplitter } from './added-tokens.js';
 import { tokenStringToBytes } from './byte-level.js';
+import { compileFastPreTokenizer } from './pre-tokenizer.js';
 
 export class TokenizerError extends Error {
   override name = 'TokenizerError';
@@ -73,6 +74,7 @@ export class Tokenizer {
   private readonly addedById = new Map<number, AddedToken>();
   private readonly splitter: AddedTokenSplitter;
   private readonly bytesCache: (Uint8Array | undefined)[];
+  private readonly fastPreTokenizer: ((text: string) => string[]) | null;
 
   private constructor(json: Record<string, unknown>, opts: TokenizerOptions) {
     const model = json.model;
@@ -123,6 +125,7 @@ export class Tokenizer {
       throw new TokenizerError(`cannot build tokenizer: ${(e as Error).message}`);
     }
     this.pipeline = inner as LenmlPipeline;
+    this.fastPreTokenizer = compileFastPreTokenizer(json.pre_tokenizer);
   }
 
   /** From a parsed tokenizer.json object. */
@@ -197,7 +200,9 @@ export class Tokenizer {
     const { normalizer, pre_tokenizer, model } = this.pipeline;
     const normalized = normalizer ? normalizer(text) : text;
     if (normalized.length === 0) return [];
-    const words = pre_tokenizer ? pre_tokenizer(normalized, { section_index: sectionIndex }) : [normalized];
+    const words = this.fastPreTokenizer
+      ? this.fastPreTokenizer(normalized)
+      : pre_tokenizer ? pre_tokenizer(normalized, { section_index: sectionIndex }) : [normalized];
     const pieces = model(words);
     const ids = new Array<number>(pieces.length);
     for (let i = 0; i < pieces.length; i++) {
