@@ -1,7 +1,7 @@
 // DeepSeek-V3.2 prompt encoding and output parsing: public surface.
 export { encodeMessages, renderMessage, dropThinking, attachTools, lastUserIndex } from './encoder.js';
 export type { EncodeMessagesOptions } from './encoder.js';
-export { CompletionParser, parseCompletion, completionToMessage } from './parser.js';
+export { CompletionParser, parseCompletion, completionToMessage, outputStartFor } from './parser.js';
 export type { ParseEvent, ParsedCompletion, ParsedToolCall, ParserOptions } from './parser.js';
 export { EncodingError } from './errors.js';
 export { PyFloat, PyJsonError, pyJsonDumps, pyJsonLoads, pyJsonString, pyFloatRepr } from './pyjson.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CompletionParser, parseCompletion } from './index.js';
+import { CompletionParser, encodeMessages, outputStartFor, parseCompletion } from './index.js';
 import type { ParseEvent, Tool } from './index.js';
 
 const EOS = '<｜end▁of▁sentence｜>';
@@ -103,4 +103,12 @@ test('malformed and truncated output becomes flagged content, never an exception
 
   const afterEos = parseCompletion(`done${EOS}junk`);
   assert.deepEqual([afterEos.content, afterEos.malformed], ['donejunk', true]);
+});
+
+test('outputStartFor follows the rendered prompt', () => {
+  const q = [{ role: 'user', content: 'q' }];
+  assert.equal(outputStartFor(encodeMessages(q, { thinkingMode: 'thinking' })), 'reasoning');
+  assert.equal(outputStartFor(encodeMessages(q, { thinkingMode: 'chat' })), 'content');
+  const prefix = encodeMessages([...q, { role: 'assistant', content: 'Sure', reasoning_content: 'ok', prefix: true }], { thinkingMode: 'thinking' });
+  assert.equal(outputStartFor(prefix), 'content');
 });

@@ -5,7 +5,7 @@
 // the text alone, never on where it was split, so streaming equals parsing the whole at once.
 import { buildArguments, toolParameterSchemas } from './coerce.js';
 import {
-  EOS, FUNCTION_CALLS_CLOSE, FUNCTION_CALLS_OPEN, INVOKE_CLOSE, INVOKE_OPEN, PARAMETER_CLOSE, PARAMETER_OPEN, THINK_END, TOOL_CALLS_START,
+  EOS, FUNCTION_CALLS_CLOSE, FUNCTION_CALLS_OPEN, INVOKE_CLOSE, INVOKE_OPEN, PARAMETER_CLOSE, PARAMETER_OPEN, THINK_END, THINK_START, TOOL_CALLS_START,
 } from './templates.js';
 import type { ThinkingMode, Tool, ToolFunction } from './types.js';
 
@@ -299,6 +299,12 @@ export class CompletionParser {
       this.buf = rest;
     }
   }
+}
+
+/** Where the model's output starts for a rendered prompt: inside reasoning when it ends with <think>
+ *  (thinking mode, also after tool results), else in content (chat mode, prefix completions). */
+export function outputStartFor(prompt: string): 'reasoning' | 'content' {
+  return prompt.endsWith(THINK_START) ? 'reasoning' : 'content';
 }
 
 /** Parses a whole completion; equal to streaming it in any chunking. */
