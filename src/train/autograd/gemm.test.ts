@@ -33,3 +33,17 @@ test('setGemm swaps the kernel every op uses', () => {
     setGemm(gemmPortable);
   }
 });
+
+test('gemm: sizes spanning several cache blocks and odd row counts', () => {
+  const rng = new Rng(6);
+  const M = 5, N = 37, K = 600; // column blocks of 24 rows of B for K = 600
+  const A = rng.fillNormal(new Float32Array(M * K), 1);
+  const Bt = rng.fillNormal(new Float32Array(N * K), 1);
+  const c = new Float32Array(M * N);
+  gemm(A, Bt, c, M, N, K, false, true);
+  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+    let s = 0;
+    for (let k = 0; k < K; k++) s += A[i * K + k]! * Bt[j * K + k]!;
+    assert.ok(Math.abs(c[i * N + j]! - s) < 1e-3, `${i},${j}`);
+  }
+});

@@ -10,104 +10,81 @@ export type GemmFn = (
   transA: boolean, transB: boolean, accumulate: boolean,
 ) => void;
 
-/** Plain-loop kernel; loop orders keep the innermost loop on contiguous memory for every case. */
+/**
+ * C[M,N] += A[M,K] · B[N,K]ᵀ — every case reduces to this row-dot-product form (operands transposed
+ * into scratch first: O(M·K + N·K) copies against O(M·N·K) work), so only one micro-kernel must be fast.
+ */
+function gemmNT(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number): void {
+  // Column blocks of B small enough to stay in cache while every row pair of A passes over them.
+  const JB = Math.max(4, Math.min(N, (Math.floor(16384 / Math.max(K, 1)) >> 2) << 2));
+  for (let jb = 0; jb < N; jb += JB) ntBlock(a, b, c, M, N, K, jb, Math.min(N, jb + JB));
+}
+
+/** Columns [j0, j1) of C; a 2×4 block of outputs per pass reuses every load of A and B. */
+function ntBlock(a: Float32Array, b: Float32Array, c: Float32Array, M: number, N: number, K: number, j0: number, j1: number): void {
+  let i = 0;
+  for (; i + 1 < M; i += 2) {
+    const a0o = i * K, a1o = a0o + K;
+    const c0 = i * N, c1 = c0 + N;
+    let j = j0;
+    for (; j + 3 < j1; j += 4) {
+      const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      for (let k = 0; k < K; k++) {
+        const x0 = a[a0o + k]!, x1 = a[a1o + k]!;
+        const w0 = b[b0 + k]!, w1 = b[b1 + k]!, w2 = b[b2 + k]!, w3 = b[b3 + k]!;
+        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+      }
+      c[c0 + j] += s00; c[c0 + j + 1] += s01; c[c0 + j + 2] += s02; c[c0 + j + 3] += s03;
+      c[c1 + j] += s10; c[c1 + j + 1] += s11; c[c1 + j + 2] += s12; c[c1 + j + 3] += s13;
+    }
+    for (; j < j1; j++) {
+      const bo = j * K;
+      let s0 = 0, s1 = 0;
+      for (let k = 0; k < K; k++) { const w = b[bo + k]!; s0 += a[a0o + k]! * w; s1 += a[a1o + k]! * w; }
+      c[c0 + j] += s0;
+      c[c1 + j] += s1;
+    }
+  }
+  for (; i < M; i++) {
+    const ao = i * K;
+    const co = i * N;
+    for (let j = j0; j < j1; j++) {
+      const bo = j * K;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[ao + k]! * b[bo + k]!;
+      c[co + j] += s;
+    }
+  }
+}
+
+/** dst[C,R] = src[R,C]ᵀ */
+function transpose(src: Float32Array, R: number, C: number, dst: Float32Array): Float32Array {
+  for (let r = 0; r < R; r++) {
+    const o = r * C;
+    for (let c = 0; c < C; c++) dst[c * R + r] = src[o + c]!;
+  }
+  return dst;
+}
+
+let scratchA = new Float32Array(0);
+let scratchB = new Float32Array(0);
+
+/** Plain-loop portable kernel. */
 export const gemmPortable: GemmFn = (a, b, c, M, N, K, transA, transB, accumulate) => {
   if (!accumulate) c.fill(0, 0, M * N);
-  if (!transA && transB) {
-    // x·Wᵀ: dot products of rows; 4 output columns at a time reuse each load of the A row.
-    for (let i = 0; i < M; i++) {
-      const ao = i * K;
-      const co = i * N;
-      let j = 0;
-      for (; j + 3 < N; j += 4) {
-        const b0 = j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
-        let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (let k = 0; k < K; k++) {
-          const av = a[ao + k]!;
-          s0 += av * b[b0 + k]!;
-          s1 += av * b[b1 + k]!;
-          s2 += av * b[b2 + k]!;
-          s3 += av * b[b3 + k]!;
-        }
-        c[co + j] += s0;
-        c[co + j + 1] += s1;
-        c[co + j + 2] += s2;
-        c[co + j + 3] += s3;
-      }
-      for (; j < N; j++) {
-        const bo = j * K;
-        let s = 0;
-        for (let k = 0; k < K; k++) s += a[ao + k]! * b[bo + k]!;
-        c[co + j] += s;
-      }
-    }
-    return;
+  let A = a;
+  let B = b;
+  if (transA) {
+    if (scratchA.length < M * K) scratchA = new Float32Array(M * K);
+    A = transpose(a, K, M, scratchA);
   }
-  if (!transA && !transB) {
-    // C[i,:] += A[i,k] · B[k,:]; four C rows per pass so each B row is read once per four rows.
-    let i = 0;
-    for (; i + 3 < M; i += 4) {
-      const c0 = i * N, c1 = c0 + N, c2 = c1 + N, c3 = c2 + N;
-      for (let k = 0; k < K; k++) {
-        const a0 = a[i * K + k]!, a1 = a[(i + 1) * K + k]!, a2 = a[(i + 2) * K + k]!, a3 = a[(i + 3) * K + k]!;
-        const bo = k * N;
-        for (let j = 0; j < N; j++) {
-          const bv = b[bo + j]!;
-          c[c0 + j] += a0 * bv;
-          c[c1 + j] += a1 * bv;
-          c[c2 + j] += a2 * bv;
-          c[c3 + j] += a3 * bv;
-        }
-      }
-    }
-    for (; i < M; i++) {
-      const co = i * N;
-      for (let k = 0; k < K; k++) {
-        const av = a[i * K + k]!;
-        const bo = k * N;
-        for (let j = 0; j < N; j++) c[co + j] += av * b[bo + j]!;
-      }
-    }
-    return;
+  if (!transB) {
+    if (scratchB.length < N * K) scratchB = new Float32Array(N * K);
+    B = transpose(b, K, N, scratchB);
   }
-  if (transA && !transB) {
-    // C[i,:] += A[k,i] · B[k,:] (weight gradients dYᵀ·X); four C rows per pass, as above.
-    let i = 0;
-    for (; i + 3 < M; i += 4) {
-      const c0 = i * N, c1 = c0 + N, c2 = c1 + N, c3 = c2 + N;
-      for (let k = 0; k < K; k++) {
-        const ao = k * M + i;
-        const a0 = a[ao]!, a1 = a[ao + 1]!, a2 = a[ao + 2]!, a3 = a[ao + 3]!;
-        if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
-        const bo = k * N;
-        for (let j = 0; j < N; j++) {
-          const bv = b[bo + j]!;
-          c[c0 + j] += a0 * bv;
-          c[c1 + j] += a1 * bv;
-          c[c2 + j] += a2 * bv;
-          c[c3 + j] += a3 * bv;
-        }
-      }
-    }
-    for (; i < M; i++) {
-      const co = i * N;
-      for (let k = 0; k < K; k++) {
-        const av = a[k * M + i]!;
-        if (av === 0) continue;
-        const bo = k * N;
-        for (let j = 0; j < N; j++) c[co + j] += av * b[bo + j]!;
-      }
-    }
-    return;
-  }
-  // transA && transB: C[i,j] += Σ_k A[k,i] · B[j,k] — rare; straightforward loops.
-  for (let i = 0; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      let s = 0;
-      for (let k = 0; k < K; k++) s += a[k * M + i]! * b[j * K + k]!;
-      c[i * N + j] += s;
-    }
-  }
+  gemmNT(A, B, c, M, N, K);
 };
 
 let impl: GemmFn = gemmPortable;
