@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { registerInspect } from './inspect.js';
 import { registerLogits } from './logits.js';
+import { registerPlan } from './plan.js';
 import { registerEncode } from './encode.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode];
+export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan];
