@@ -36,8 +36,11 @@ export interface Panel {
   yFormat?: (v: number) => string;
   /** dashed vertical lines, e.g. a top-k knee */
   markers?: Marker[];
-  legend?: 'top-left' | 'top-right' | 'bottom-right' | 'none';
+  /** default 'auto': the corner whose box covers the fewest plotted points and marker labels */
+  legend?: LegendPlace | 'auto' | 'none';
 }
+
+export type LegendPlace = 'top-left' | 'top-right' | 'bottom-right' | 'bottom-left';
 
 export interface PlotOptions {
   title?: string;
@@ -98,7 +101,8 @@ function logTicks(lo: number, hi: number): number[] {
   return out;
 }
 
-interface Frame { x: number; y: number; w: number; h: number }
+interface Box { x: number; y: number; w: number; h: number }
+type Frame = Box;
 
 const colorOf = (s: Series, i: number) => s.color ?? PALETTE[i % PALETTE.length]!;
 
@@ -122,7 +126,11 @@ function renderPanel(p: Panel, f: Frame, index: number): string {
   let x1 = p.xMax ?? Math.max(...xs);
   if (x1 === x0) { x0 -= 1; x1 += 1; }
   let y0 = p.yMin ?? (log ? Math.min(...ys) : Math.min(0, ...ys));
-  let y1 = p.yMax ?? Math.max(...ys);
+  // automatic top: 15% headroom so the legend's band stays clear of the data
+  let y1 = p.yMax ?? (() => {
+    const top = Math.max(...ys);
+    return log ? top * (top / y0) ** 0.15 : top + 0.15 * (top - y0);
+  })();
   if (y1 === y0) { y0 = log ? y0 / 2 : y0 - 1; y1 = log ? y1 * 2 : y1 + 1; }
   if (log && (y0 <= 0 || y1 <= 0)) throw new PlotError('log-scale y range must be positive');
   // Widen an automatic range to whole ticks so the frame ends on a labelled value.
@@ -159,11 +167,15 @@ function renderPanel(p: Panel, f: Frame, index: number): string {
     out.push(`<line x1="${x}" y1="${f.y + f.h}" x2="${x}" y2="${f.y + f.h + 5}" stroke="#333"/>`);
     out.push(`<text x="${x}" y="${f.y + f.h + 19}" text-anchor="middle" font-size="12">${esc(xFmt(v))}</text>`);
   }
+  const avoid: Box[] = [];
   for (const m of p.markers ?? []) {
     if (m.x < x0 || m.x > x1) continue;
     const x = r2(tx(m.x));
     out.push(`<line x1="${x}" y1="${f.y}" x2="${x}" y2="${f.y + f.h}" stroke="#888" stroke-dasharray="3 3"/>`);
-    if (m.label) out.push(`<text x="${x + 4}" y="${f.y + 14}" font-size="11" fill="#555">${esc(m.label)}</text>`);
+    if (!m.label) continue;
+    const box: Box = { x: x + 4, y: f.y + 4, w: m.label.length * 6.5, h: 14 };
+    avoid.push(box);
+    out.push(`<text x="${r2(box.x)}" y="${f.y + 15}" font-size="11" fill="#555">${esc(m.label)}</text>`);
   }
   out.push(`<rect x="${f.x}" y="${f.y}" width="${f.w}" height="${f.h}" fill="none" stroke="#333"/>`);
   if (p.xLabel) out.push(`<text x="${r2(f.x + f.w / 2)}" y="${f.y + f.h + 40}" text-anchor="middle" font-size="13">${esc(p.xLabel)}</text>`);
@@ -181,18 +193,44 @@ function renderPanel(p: Panel, f: Frame, index: number): string {
     out.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2.2"${s.dash ? ` stroke-dasharray="${esc(s.dash)}"` : ''} clip-path="url(#${clip})"><title>${esc(s.name)}</title></path>`);
   });
   // legend
-  const where = p.legend ?? 'top-left';
-  if (where !== 'none') {
+  if (p.legend !== 'none') {
     const lw = Math.max(...p.series.map((s) => s.name.length)) * 7 + 44;
     const lh = p.series.length * 18 + 8;
-    const lx = where === 'top-left' ? f.x + 10 : f.x + f.w - lw - 10;
-    const ly = where === 'bottom-right' ? f.y + f.h - lh - 10 : f.y + 10;
-    out.push(`<rect x="${lx}" y="${ly}" width="${lw}" height="${lh}" fill="#fff" fill-opacity="0.9" stroke="#bbb"/>`);
+    const boxAt = (where: LegendPlace): Box => ({
+      x: where.endsWith('left') ? f.x + 10 : f.x + f.w - lw - 10,
+      y: where.startsWith('bottom') ? f.y + f.h - lh - 10 : f.y + 10,
+      w: lw,
+      h: lh,
+    });
+    let where: LegendPlace = 'top-left';
+    if (p.legend && p.legend !== 'auto') where = p.legend;
+    else {
+      // the drawn lines sampled every few pixels, so a long straight segment through a corner counts
+      const screen: [number, number][] = [];
+      for (const s of p.series) {
+        s.points.forEach(([x, y], j) => {
+          const [ax, ay] = [tx(x), ty(y)];
+          if (j === 0) { screen.push([ax, ay]); return; }
+          const [px, py] = [tx(s.points[j - 1]![0]), ty(s.points[j - 1]![1])];
+          const n = Math.min(200, Math.ceil(Math.hypot(ax - px, ay - py) / 4));
+          for (let k = 1; k <= n; k++) screen.push([px + ((ax - px) * k) / n, py + ((ay - py) * k) / n]);
+        });
+      }
+      const cost = (b: Box) => screen.filter(([x, y]) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h).length
+        + 1e6 * avoid.filter((a) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h).length;
+      let best = Infinity;
+      for (const c of ['top-left', 'top-right', 'bottom-right', 'bottom-left'] as const) {
+        const v = cost(boxAt(c));
+        if (v < best) { best = v; where = c; }
+      }
+    }
+    const { x: lx, y: ly } = boxAt(where);
+    out.push(`<rect x="${r2(lx)}" y="${r2(ly)}" width="${lw}" height="${lh}" fill="#fff" fill-opacity="0.9" stroke="#bbb"/>`);
     p.series.forEach((s, i) => {
       const color = colorOf(s, i);
-      const y = ly + 13 + i * 18;
-      out.push(`<line x1="${lx + 8}" y1="${y}" x2="${lx + 32}" y2="${y}" stroke="${color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${esc(s.dash)}"` : ''}/>`);
-      out.push(`<text x="${lx + 38}" y="${y + 4}" font-size="12">${esc(s.name)}</text>`);
+      const y = r2(ly + 13 + i * 18);
+      out.push(`<line x1="${r2(lx + 8)}" y1="${y}" x2="${r2(lx + 32)}" y2="${y}" stroke="${color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${esc(s.dash)}"` : ''}/>`);
+      out.push(`<text x="${r2(lx + 38)}" y="${r2(y + 4)}" font-size="12">${esc(s.name)}</text>`);
     });
   }
   return out.join('\n');

@@ -86,6 +86,18 @@ export function weightsBytes(cfg: ModelConfig, dtype: WeightDtype): WeightsBytes
  * indexers (the dense-attention model).
  */
 export function activatedWeightBytes(cfg: ModelConfig, dtype: WeightDtype, withIndexer = true): number {
+  // memoised: a cost curve asks for it at every position, and a 671B config has ~45K tensors
+  let memo = activatedMemo.get(cfg);
+  if (!memo) activatedMemo.set(cfg, (memo = new Map()));
+  const key = `${dtype}/${withIndexer}`;
+  let v = memo.get(key);
+  if (v === undefined) memo.set(key, (v = sumActivatedBytes(cfg, dtype, withIndexer)));
+  return v;
+}
+
+const activatedMemo = new WeakMap<ModelConfig, Map<string, number>>();
+
+function sumActivatedBytes(cfg: ModelConfig, dtype: WeightDtype, withIndexer: boolean): number {
   let bytes = 0;
   const share = cfg.nRoutedExperts ? cfg.expertsPerToken / cfg.nRoutedExperts : 0;
   for (const t of mainTensors(cfg)) {

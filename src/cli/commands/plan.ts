@@ -83,10 +83,17 @@ export function planJson(p: Plan): Record<string, unknown> {
 
 const B = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : `${n}`);
 const bytes = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(2)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
-const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB = ${bytes(n)}`;
+const bigBytes = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB = ${bytes(n)}` : bytes(n));
 const int = (n: number) => n.toLocaleString('en-US');
-const gflop = (n: number) => (n / 1e9).toFixed(1);
 const pad = (s: string, w: number) => s.padStart(w);
+
+export interface Unit { name: string; scale: number }
+
+/** The largest decimal unit the smallest value still reaches, so a 671B model reads in GFLOP and a tiny one in MFLOP. */
+export function unitFor(min: number, base: 'FLOP' | 'B'): Unit {
+  for (const [scale, prefix] of [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'K']] as const) if (min >= scale) return { name: `${prefix}${base}`, scale };
+  return { name: base, scale: 1 };
+}
 
 function byFormat(f: Record<string, number>): string {
   return Object.entries(f).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${bytes(v)}`).join(', ');
@@ -108,35 +115,39 @@ export function describePlan(cfg: ModelConfig, p: Plan, source: string): string 
     '',
     `parameters (main model): ${B(p.params.total)} total; ${B(p.params.activated)} activated per token without the embedding lookup (${B(p.params.activatedWithEmbedding)} with it)${ic ? `, of which ${B(p.params.indexer)} lightning indexers` : ''}`,
   ];
-  if (ic) lines.push(`  note: DeepSeek's published "37B activated" predates the indexers: ${B(p.params.activated - p.params.indexer)} without them`);
+  if (ic) lines.push(`  without the indexers: ${B(p.params.activated - p.params.indexer)} activated — the count DeepSeek's published "37B activated" (pre-DSA) corresponds to`);
   lines.push(
     cfg.numMtpLayers ? `parameters (MTP, apart): ${B(p.params.mtp)} (+${B(p.params.mtpDuplicates)} duplicated embedding/head)` : 'parameters (MTP): none',
     '',
-    `weights (${o.weights}): main ${gb(p.weights.main.total)} (${byFormat(p.weights.main.byFormat)})`,
-    cfg.numMtpLayers ? `  MTP ${gb(p.weights.mtp.total)} (${byFormat(p.weights.mtp.byFormat)}), of which ${bytes(p.weights.mtp.duplicates)} duplicated embedding/head` : '  MTP none',
+    `weights (${o.weights}): main ${bigBytes(p.weights.main.total)} (${byFormat(p.weights.main.byFormat)})`,
+    cfg.numMtpLayers ? `  MTP ${bigBytes(p.weights.mtp.total)} (${byFormat(p.weights.mtp.byFormat)}), of which ${bytes(p.weights.mtp.duplicates)} duplicated embedding/head` : '  MTP none',
     `cache per token: ${p.cachePerToken.perLayer.mla} B MLA latent${ic ? ` + ${p.cachePerToken.perLayer.indexer} B indexer keys` : ''} per layer × ${cfg.numLayers} = ${int(p.cachePerToken.total)} B${cfg.numMtpLayers ? ` (MTP layers +${p.cachePerToken.mtp} B)` : ''}`,
     `cache for ${int(o.context)} tokens × ${o.batch}: ${bytes(p.cache.total)}${ic ? ` (MLA ${bytes(p.cache.mla)}, indexer ${bytes(p.cache.indexer)})` : ''}`,
     '',
-    'per token (GFLOP = 1e9 matmul FLOPs; prefill in MHA mode, decode in absorbed MQA mode; GB read = decode weights + cache, batch 1):',
-    `${pad('position', 9)} ${pad('prefill dense', 14)} ${pad('DSA', 8)} ${pad('ratio', 7)}  ${pad('decode dense', 13)} ${pad('DSA', 8)} ${pad('ratio', 7)}  ${pad('GB read dense', 14)} ${pad('DSA', 6)}`,
   );
-  for (const pos of tablePositions(cfg, o.context)) {
-    const [c] = costCurve(cfg, [pos], o.weights, o.kv);
-    const pre = c!.prefill;
-    const dec = c!.decode;
-    lines.push(`${pad(int(pos), 9)} ${pad(gflop(pre.dense), 14)} ${pad(gflop(pre.dsa), 8)} ${pad((pre.dense / pre.dsa).toFixed(2) + '×', 7)}  ${pad(gflop(dec.dense), 13)} ${pad(gflop(dec.dsa), 8)} ${pad((dec.dense / dec.dsa).toFixed(2) + '×', 7)}  ${pad((c!.decodeBytes.dense / 1e9).toFixed(2), 14)} ${pad((c!.decodeBytes.dsa / 1e9).toFixed(2), 6)}`);
+  const rows = costCurve(cfg, tablePositions(cfg, o.context), o.weights, o.kv);
+  const fu = unitFor(Math.min(...rows.map((c) => Math.min(c.prefill.dense, c.decode.dense))), 'FLOP');
+  const bu = unitFor(Math.min(...rows.map((c) => c.decodeBytes.dense)), 'B');
+  const f = (n: number) => (n / fu.scale).toFixed(1);
+  const b = (n: number) => (n / bu.scale).toFixed(2);
+  lines.push(
+    `per token (${fu.name} of matmul FLOPs; prefill in MHA mode, decode in absorbed MQA mode; ${bu.name} read = decode weights + cache rows, batch 1):`,
+    `${pad('position', 9)} ${pad('prefill dense', 14)} ${pad('DSA', 8)} ${pad('ratio', 7)}  ${pad('decode dense', 13)} ${pad('DSA', 8)} ${pad('ratio', 7)}  ${pad(`${bu.name} read dense`, 14)} ${pad('DSA', 7)}`,
+  );
+  for (const c of rows) {
+    const { prefill: pre, decode: dec } = c;
+    lines.push(`${pad(int(c.position), 9)} ${pad(f(pre.dense), 14)} ${pad(f(pre.dsa), 8)} ${pad((pre.dense / pre.dsa).toFixed(2) + '×', 7)}  ${pad(f(dec.dense), 13)} ${pad(f(dec.dsa), 8)} ${pad((dec.dense / dec.dsa).toFixed(2) + '×', 7)}  ${pad(b(c.decodeBytes.dense), 14)} ${pad(b(c.decodeBytes.dsa), 7)}`);
   }
   const d = p.flops.decode;
   lines.push('');
   if (ic) {
-    const d0 = costCurve(cfg, [0], o.weights, o.kv)[0]!.decode.dsa;
-    const growth = d.dsa.total - d0;
-    lines.push(`at position ${int(o.context)}: decode with DSA is ${(d.dense.total / d.dsa.total).toFixed(2)}× cheaper than dense, prefill ${(p.flops.prefill.dense.total / p.flops.prefill.dsa.total).toFixed(2)}×`);
-    if (growth > 0) lines.push(`  DSA decode growth since position 0: +${gflop(growth)} GFLOP, of which indexer scoring ${gflop(d.dsa.indexerScore)} (${((100 * d.dsa.indexerScore) / growth).toFixed(0)}%) — O(L) per token even with DSA`);
+    const growth = d.dsa.total - rows[0]!.decode.dsa;
+    lines.push(`at position ${int(o.context)}: dense/DSA cost ratio ${(d.dense.total / d.dsa.total).toFixed(2)}× for decode, ${(p.flops.prefill.dense.total / p.flops.prefill.dsa.total).toFixed(2)}× for prefill`);
+    if (growth > 0) lines.push(`  DSA decode growth since position 0: +${f(growth)} ${fu.name}, of which indexer scoring ${f(d.dsa.indexerScore)} (${((100 * d.dsa.indexerScore) / growth).toFixed(0)}%) — O(L) per token even with DSA`);
   } else {
     lines.push('no indexer: DSA figures equal dense');
   }
-  lines.push(`  decode at position ${int(o.context)}: ${gflop(d.dsa.total)} GFLOP (dsa) = attention proj ${gflop(d.dsa.attnProj)} + core ${gflop(d.dsa.attnCore)} + indexer ${gflop(d.dsa.indexerProj + d.dsa.indexerScore)} + FFN ${gflop(d.dsa.ffn)} + lm_head ${gflop(d.dsa.lmHead)}`);
+  lines.push(`  decode at position ${int(o.context)}${ic ? ' with DSA' : ''}: ${f(d.dsa.total)} ${fu.name} = attention projections ${f(d.dsa.attnProj)} + attention core ${f(d.dsa.attnCore)} + indexer ${f(d.dsa.indexerProj + d.dsa.indexerScore)} + FFN ${f(d.dsa.ffn)} + lm_head ${f(d.dsa.lmHead)}`);
   return lines.join('\n');
 }
 
@@ -150,7 +161,7 @@ function tokenTicks(max: number): number[] {
   return out;
 }
 
-const tokenLabel = (v: number) => (v === 0 ? '0' : v % 1024 === 0 ? `${v / 1024}K` : String(v));
+const tokenLabel = (v: number) => (v === 0 ? '0' : v >= 1024 && v % 256 === 0 ? `${v / 1024}K` : String(v));
 
 /** The cost figure: prefill and decode FLOPs and decode bytes per token against position. */
 export function planSvg(cfg: ModelConfig, maxPos: number, dtype: WeightDtype, kv: CacheDtype): string {
@@ -173,12 +184,14 @@ export function planSvg(cfg: ModelConfig, maxPos: number, dtype: WeightDtype, kv
     xMin: 0,
     xMax: maxPos,
     yFormat: (v: number) => v.toLocaleString('en-US'),
-    markers: cfg.indexer ? [{ x: cfg.indexer.topk, label: `k=${cfg.indexer.topk}` }] : [],
+    markers: cfg.indexer ? [{ x: cfg.indexer.topk, label: `top-k = ${cfg.indexer.topk}` }] : [],
   };
+  const fu = unitFor(curve[0]!.decode.dense, 'FLOP');
+  const bu = unitFor(curve[0]!.decodeBytes.dense, 'B');
   const panels: Panel[] = [
-    { ...common, title: 'Prefill (MHA mode): FLOPs per token', yLabel: 'GFLOP per token', series: series((c) => c.prefill, 1e9) },
-    { ...common, title: 'Decode (MQA mode): FLOPs per token', yLabel: 'GFLOP per token', series: series((c) => c.decode, 1e9) },
-    { ...common, title: `Decode: bytes read per token (${dtype}, batch 1)`, yLabel: 'GB read per token', series: series((c) => c.decodeBytes, 1e9) },
+    { ...common, title: 'Prefill (MHA mode): FLOPs per token', yLabel: `${fu.name} per token`, series: series((c) => c.prefill, fu.scale) },
+    { ...common, title: 'Decode (MQA mode): FLOPs per token', yLabel: `${fu.name} per token`, series: series((c) => c.decode, fu.scale) },
+    { ...common, title: `Decode: bytes read per token (${dtype}, batch 1)`, yLabel: `${bu.name} read per token`, series: series((c) => c.decodeBytes, bu.scale) },
   ];
   return renderSvg({ title: `${cfg.modelType}: cost per token vs position (weights ${dtype}, cache ${kv})`, panels, columns: 3 });
 }
