@@ -2,7 +2,11 @@
 // q_pe_h·k_pe[t]) with one RoPE key k_pe shared by all heads, causal (t ≤ s) and, for DSA, only over
 // the keys `allowed[s]` the indexer selected; softmax over t; output Σ_t p·v_h[t].
 // Fused so the [S,S] scores never become graph tensors; the probabilities are returned (read-only)
-// because the indexer's training target is built from them.
+// because the indexer's training target is built from them. Each (sequence, head) gathers its q, k, v
+// into contiguous panels and runs the products as GEMMs (autograd/gemm.ts, so a fast kernel installed
+// with setGemm speeds attention too); the full S×S products cost 2× the causal half but run an order of
+// magnitude faster than scalar loops.
+import { gemm } from '../autograd/gemm.js';
 import { makeResult, type Tensor } from '../autograd/tensor.js';
 
 export interface MlaDims {
@@ -21,6 +25,21 @@ export interface MlaAttentionResult {
   probs: Float32Array;
 }
 
+/** Per-head panels of one sequence: Q [S, nope+rope], K [S, nope+rope] (k_pe shared), V [S, v]. */
+function gatherHead(qd: Float32Array, kvd: Float32Array, ped: Float32Array, d: MlaDims, b: number, h: number,
+  Q: Float32Array, K: Float32Array, V: Float32Array): void {
+  const { S, heads: H, nope: dn, rope: dr, v: dv } = d;
+  const dq = dn + dr, dkv = dn + dv;
+  for (let s = 0; s < S; s++) {
+    const row = b * S + s;
+    Q.set(qd.subarray(row * H * dq + h * dq, row * H * dq + (h + 1) * dq), s * dq);
+    const ko = row * H * dkv + h * dkv;
+    K.set(kvd.subarray(ko, ko + dn), s * dq);
+    K.set(ped.subarray(row * dr, (row + 1) * dr), s * dq + dn);
+    V.set(kvd.subarray(ko + dn, ko + dkv), s * dv);
+  }
+}
+
 /**
  * q [B·S, heads·(nope+rope)] (per head [nope | pe], pe already rotated), kv [B·S, heads·(nope+v)]
  * (per head [k_nope | v], the kv_b_proj layout), kPe [B·S, rope] (rotated).
@@ -36,78 +55,76 @@ export function mlaAttention(q: Tensor, kv: Tensor, kPe: Tensor, d: MlaDims, all
   const qd = q.data, kvd = kv.data, ped = kPe.data;
   const out = new Float32Array(N * H * dv);
   const probs = new Float32Array(B * H * S * S);
-  const sc = new Float64Array(S);
+  const Q = new Float32Array(S * dq), K = new Float32Array(S * dq), V = new Float32Array(S * dv);
+  const O = new Float32Array(S * dv);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
+      gatherHead(qd, kvd, ped, d, b, h, Q, K, V);
+      const P = probs.subarray((b * H + h) * S * S, (b * H + h + 1) * S * S);
+      gemm(Q, K, P, S, S, dq, false, true); // raw scores, then softmax in place
       for (let s = 0; s < S; s++) {
-        const qo = (b * S + s) * H * dq + h * dq;
+        const o = s * S;
         const mrow = allowed ? (b * S + s) * S : 0;
         let m = -Infinity;
         for (let t = 0; t <= s; t++) {
-          if (allowed && !allowed[mrow + t]) { sc[t] = -Infinity; continue; }
-          const ko = (b * S + t) * H * dkv + h * dkv;
-          const po = (b * S + t) * dr;
-          let acc = 0;
-          for (let i = 0; i < dn; i++) acc += qd[qo + i]! * kvd[ko + i]!;
-          for (let i = 0; i < dr; i++) acc += qd[qo + dn + i]! * ped[po + i]!;
-          acc *= scale;
-          sc[t] = acc;
-          if (acc > m) m = acc;
+          if (allowed && !allowed[mrow + t]) continue;
+          const v = P[o + t]! * scale;
+          if (v > m) m = v;
         }
-        const prow = ((b * H + h) * S + s) * S;
-        if (m === -Infinity) continue; // nothing selected: zero output
+        if (m === -Infinity) { P.fill(0, o, o + S); continue; } // nothing selected: zero output
         let z = 0;
         for (let t = 0; t <= s; t++) {
-          const e = sc[t] === -Infinity ? 0 : Math.exp(sc[t]! - m);
-          sc[t] = e;
+          const e = allowed && !allowed[mrow + t] ? 0 : Math.exp(P[o + t]! * scale - m);
+          P[o + t] = e;
           z += e;
         }
-        const oo = (b * S + s) * H * dv + h * dv;
-        for (let t = 0; t <= s; t++) {
-          const p = sc[t]! / z;
-          probs[prow + t] = p;
-          if (p === 0) continue;
-          const vo = (b * S + t) * H * dkv + h * dkv + dn;
-          for (let i = 0; i < dv; i++) out[oo + i] += p * kvd[vo + i]!;
-        }
+        const inv = 1 / z;
+        for (let t = 0; t <= s; t++) P[o + t]! *= inv;
+        P.fill(0, o + s + 1, o + S);
       }
+      gemm(P, V, O, S, dv, S, false, false);
+      for (let s = 0; s < S; s++) out.set(O.subarray(s * dv, (s + 1) * dv), (b * S + s) * H * dv + h * dv);
     }
   }
   const result = makeResult(out, [N, H * dv], [q, kv, kPe], (g) => {
     const gq = q.requiresGrad ? q.gradBuf() : null;
     const gkv = kv.requiresGrad ? kv.gradBuf() : null;
     const gpe = kPe.requiresGrad ? kPe.gradBuf() : null;
-    const dp = new Float64Array(S);
+    const G = new Float32Array(S * dv);
+    const dS = new Float32Array(S * S);
+    const dQ = new Float32Array(S * dq), dK = new Float32Array(S * dq), dV = new Float32Array(S * dv);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
+        gatherHead(qd, kvd, ped, d, b, h, Q, K, V);
+        for (let s = 0; s < S; s++) G.set(g.subarray((b * S + s) * H * dv + h * dv, (b * S + s) * H * dv + (h + 1) * dv), s * dv);
+        const P = probs.subarray((b * H + h) * S * S, (b * H + h + 1) * S * S);
+        // dP = G·Vᵀ ; dscore = P ∘ (dP − Σ_t P·dP) · scale
+        gemm(G, V, dS, S, S, dv, false, true);
         for (let s = 0; s < S; s++) {
-          const prow = ((b * H + h) * S + s) * S;
-          const go = (b * S + s) * H * dv + h * dv;
-          const qo = (b * S + s) * H * dq + h * dq;
-          // dp_t = g·v_t ; dscore_t = p_t (dp_t − Σ p dp)
+          const o = s * S;
           let pdp = 0;
-          for (let t = 0; t <= s; t++) {
-            const p = probs[prow + t]!;
-            if (p === 0) { dp[t] = 0; continue; }
-            const vo = (b * S + t) * H * dkv + h * dkv + dn;
-            let acc = 0;
-            for (let i = 0; i < dv; i++) acc += g[go + i]! * kvd[vo + i]!;
-            dp[t] = acc;
-            pdp += p * acc;
-            if (gkv) for (let i = 0; i < dv; i++) gkv[vo + i] += p * g[go + i]!;
+          for (let t = 0; t <= s; t++) pdp += P[o + t]! * dS[o + t]!;
+          for (let t = 0; t <= s; t++) dS[o + t] = P[o + t]! * (dS[o + t]! - pdp) * scale;
+          dS.fill(0, o + s + 1, o + S);
+        }
+        if (gq) {
+          gemm(dS, K, dQ, S, dq, S, false, false);
+          for (let s = 0; s < S; s++) {
+            const qo = (b * S + s) * H * dq + h * dq;
+            for (let i = 0; i < dq; i++) gq[qo + i] += dQ[s * dq + i]!;
           }
-          for (let t = 0; t <= s; t++) {
-            const p = probs[prow + t]!;
-            if (p === 0) continue;
-            const ds = p * (dp[t]! - pdp) * scale;
-            const ko = (b * S + t) * H * dkv + h * dkv;
-            const po = (b * S + t) * dr;
-            if (gq) {
-              for (let i = 0; i < dn; i++) gq[qo + i] += ds * kvd[ko + i]!;
-              for (let i = 0; i < dr; i++) gq[qo + dn + i] += ds * ped[po + i]!;
+        }
+        if (gkv || gpe) {
+          gemm(dS, Q, dK, S, dq, S, true, false);
+          if (gkv) gemm(P, G, dV, S, dv, S, true, false);
+          for (let s = 0; s < S; s++) {
+            const row = b * S + s;
+            const ko = row * H * dkv + h * dkv;
+            if (gkv) {
+              for (let i = 0; i < dn; i++) gkv[ko + i] += dK[s * dq + i]!;
+              for (let i = 0; i < dv; i++) gkv[ko + dn + i] += dV[s * dv + i]!;
             }
-            if (gkv) for (let i = 0; i < dn; i++) gkv[ko + i] += ds * qd[qo + i]!;
-            if (gpe) for (let i = 0; i < dr; i++) gpe[po + i] += ds * qd[qo + dn + i]!;
+            if (gpe) for (let i = 0; i < dr; i++) gpe[row * dr + i] += dK[s * dq + dn + i]!;
           }
         }
       }
