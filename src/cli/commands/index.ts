@@ -4,7 +4,9 @@ import { registerInspect } from './inspect.js';
 import { registerLogits } from './logits.js';
 import { registerPlan } from './plan.js';
 import { registerEncode } from './encode.js';
+import { registerGenerate } from './generate.js';
+import { registerChat } from './chat.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan];
+export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan, registerGenerate, registerChat];

@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DeepSeekModel } from '../../model/model.js';
-import { loadModelForCli, parseIdList } from '../util.js';
+import { addModelOptions, loadForCli, type ModelFlags, parseIdList } from '../util.js';
 
 export interface LogitsReport {
   prompt: number[];
@@ -48,19 +48,19 @@ export function computeLogits(model: DeepSeekModel, prompt: number[], steps: num
 }
 
 export function registerLogits(program: Command): void {
-  program
+  addModelOptions(program
     .command('logits')
-    .description('prefill --prompt-ids from position 0, then N greedy decode steps; write golden-style JSON')
-    .requiredOption('--model <dir>', 'checkpoint folder (config.json + safetensors)')
+    .description('prefill --prompt-ids from position 0, then N greedy decode steps; write golden-style JSON'))
     .requiredOption('--prompt-ids <ids>', 'comma-separated token ids, e.g. 1,2,3')
     .option('--steps <n>', 'greedy decode steps after the prefill', '8')
     .option('--out <file>', 'output JSON file (default: stdout)')
-    .action(async (o: { model: string; promptIds: string; steps: string; out?: string }) => {
+    .action(async (o: ModelFlags & { promptIds: string; steps: string; out?: string }) => {
       const steps = Number(o.steps);
       if (!Number.isInteger(steps) || steps < 0) throw new Error(`--steps must be a non-negative integer (got "${o.steps}")`);
       const prompt = parseIdList(o.promptIds, '--prompt-ids');
-      const model = await loadModelForCli(o.model);
-      const report = computeLogits(model, prompt, steps);
+      const rt = await loadForCli(o);
+      const report = computeLogits(rt.model, prompt, steps);
+      await rt.close();
       const json = JSON.stringify(report);
       if (o.out) writeFileSync(o.out, json);
       else process.stdout.write(json + '\n');
