@@ -4,6 +4,10 @@
 import { E4M3_TABLE } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
 
+export interface LinearOptions {
+  exact?: boolean;
+}
+
 /** A weight [out, in] prepared by a backend (possibly repacked); opaque to the model. */
 export interface Linear {
   readonly name: string;
@@ -35,8 +39,12 @@ export interface LayerCacheView {
 export interface Backend {
   readonly name: string;
 
-  /** Prepares a stored [out,in] weight (BF16/F16/F32/F8_E4M3 with block scales) for matmul. */
-  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant?: boolean): Linear;
+  /**
+   * Prepares a stored [out,in] weight (BF16/F16/F32/F8_E4M3 with block scales) for matmul. `exact` asks a
+   * backend with a lossy repack (e.g. int8) to keep this weight as stored: the model sets it for the small
+   * weights that make discrete choices (indexer, router), where rounding would flip selections.
+   */
+  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant?: boolean, opts?: LinearOptions): Linear;
   /** y[M,out] = x[M,in] · Wᵀ, fp32 accumulation. */
   matmul(x: Float32Array, M: number, w: Linear, y?: Float32Array): Float32Array;
   /** The weight as dense fp32 [out,in] (block scales applied). */

@@ -2,7 +2,7 @@
 // tested against these.
 import { decodeInto, E4M3_TABLE, fp8RoundTripInPlace, toFloat32 } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
-import { type Backend, type LayerCacheView, type Linear, readLatent } from './backend.js';
+import { type Backend, type LayerCacheView, type Linear, type LinearOptions, readLatent } from './backend.js';
 
 export { readLatent };
 
@@ -49,7 +49,7 @@ export function checkLinear(name: string, w: StoredTensor, scaleInv?: StoredTens
 export class PortableBackend implements Backend {
   readonly name = 'portable';
 
-  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant = false): Linear {
+  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant = false, _opts?: LinearOptions): Linear {
     const scales = checkLinear(name, w, scaleInv);
     return new PortableLinear(name, w, scales, actQuant && w.dtype === 'F8_E4M3');
   }

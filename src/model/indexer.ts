@@ -38,11 +38,12 @@ export class Indexer {
   constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope) {
     const ic = cfg.indexer!;
     this.ic = ic;
-    this.wqB = ld.linear(`${prefix}.wq_b`, ic.nHeads * ic.headDim, cfg.qLoraRank!);
-    this.wk = ld.linear(`${prefix}.wk`, ic.headDim, cfg.hiddenSize);
+    // the indexer makes discrete top-k choices: keep its weights exact under lossy repacks
+    this.wqB = ld.linear(`${prefix}.wq_b`, ic.nHeads * ic.headDim, cfg.qLoraRank!, { exact: true });
+    this.wk = ld.linear(`${prefix}.wk`, ic.headDim, cfg.hiddenSize, { exact: true });
     this.kNormW = ld.vector(`${prefix}.k_norm.weight`, ic.headDim);
     this.kNormB = ld.vector(`${prefix}.k_norm.bias`, ic.headDim);
-    this.weightsProj = ld.linearF32(`${prefix}.weights_proj`, ic.nHeads, cfg.hiddenSize);
+    this.weightsProj = ld.linearF32(`${prefix}.weights_proj`, ic.nHeads, cfg.hiddenSize, { exact: true });
     // the reference's FP8 key cache keeps one scale per token: one 128-group per key
     if (ic.headDim !== 128) throw new Error(`index_head_dim ${ic.headDim} is not supported (the FP8 indexer cache needs 128)`);
   }

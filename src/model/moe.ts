@@ -40,7 +40,7 @@ export class Router {
   readonly bias: Float32Array | null;
 
   constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig) {
-    this.gate = ld.linearF32(`${prefix}.gate`, cfg.nRoutedExperts, cfg.hiddenSize);
+    this.gate = ld.linearF32(`${prefix}.gate`, cfg.nRoutedExperts, cfg.hiddenSize, { exact: true }); // expert choice
     const bname = `${prefix}.gate.e_score_correction_bias`;
     this.bias = ld.has(bname) ? ld.vector(bname, cfg.nRoutedExperts) : null;
   }

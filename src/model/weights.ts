@@ -2,7 +2,7 @@
 // Tracks which tensors were used so the loader can report the ones it did not understand.
 import { toFloat32 } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
-import type { Backend, Linear } from '../kernels/backend.js';
+import type { Backend, Linear, LinearOptions } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 
 export class WeightError extends Error {
@@ -36,7 +36,7 @@ export class WeightLoader {
   }
 
   /** A [out,in] projection; FP8 weights bring their weight_scale_inv and quantise inputs when the config says so. */
-  linear(prefix: string, out: number, inDim: number): Linear {
+  linear(prefix: string, out: number, inDim: number, opts: LinearOptions = {}): Linear {
     const name = `${prefix}.weight`;
     const w = this.raw(name, [out, inDim]);
     let scale: StoredTensor | undefined;
@@ -45,15 +45,15 @@ export class WeightLoader {
       scale = this.raw(sname, [Math.ceil(out / 128), Math.ceil(inDim / 128)]);
     }
     const actQuant = w.dtype === 'F8_E4M3' && (this.cfg.quant?.activationQuant ?? true);
-    return this.backend.linear(name, w, scale, actQuant);
+    return this.backend.linear(name, w, scale, actQuant, opts);
   }
 
   /** A weight used in fp32 with fp32 inputs (router gate, indexer weights_proj, lm_head): never act-quantised. */
-  linearF32(prefix: string, out: number, inDim: number): Linear {
+  linearF32(prefix: string, out: number, inDim: number, opts: LinearOptions = {}): Linear {
     const name = `${prefix}.weight`;
     const w = this.raw(name, [out, inDim]);
     if (w.dtype === 'F8_E4M3') throw new WeightError(`tensor "${name}" is FP8 but is used in fp32 by the model`);
-    return this.backend.linear(name, w, undefined, false);
+    return this.backend.linear(name, w, undefined, false, opts);
   }
 
   vector(name: string, n: number): Float32Array {

@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { decodeInto, fp8RoundTripInPlace } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
-import type { Backend, LayerCacheView, Linear } from '../backend.js';
+import type { Backend, LayerCacheView, Linear, LinearOptions } from '../backend.js';
 import { checkLinear, PortableBackend } from '../portable.js';
 import { Arena } from './arena.js';
 import { ThreadPool } from './pool.js';
@@ -142,11 +142,11 @@ export class WasmBackend implements Backend {
 
   // ---- linear layers ----------------------------------------------------------------------------
 
-  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant = false): Linear {
+  linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant = false, opts: LinearOptions = {}): Linear {
     const scales = checkLinear(name, w, scaleInv);
     const [N, K] = w.shape as [number, number];
     const aq = actQuant && w.dtype === 'F8_E4M3';
-    if (this.weights === 'q8') return this.linearQ8(name, w, scales, N, K, aq);
+    if (this.weights === 'q8' && !opts.exact) return this.linearQ8(name, w, scales, N, K, aq);
     if (w.dtype === 'F16') {
       // rare in these checkpoints: widened once to f32 (exact)
       const ptr = this.arena.alloc(N * K * 4, name);
