@@ -123,6 +123,26 @@ describe('engine', () => {
     }
   });
 
+  it('JSON-schema output always parses and satisfies the schema', async () => {
+    const model = mtpModel(6);
+    const engine = new Engine(model, { tokenizer: tok, maxBatch: 8 });
+    const schema = {
+      type: 'object',
+      properties: { name: { type: 'string' }, year: { type: 'integer' }, mood: { enum: ['glad', 'grave'] } },
+      required: ['name', 'mood'],
+      additionalProperties: false,
+    };
+    const runs = await Promise.all(Array.from({ length: 16 }, (_, s) =>
+      collect(engine.generate({ prompt, maxTokens: 3 + (s % 4) * 10, seed: s, sampling: { temperature: 1 }, json: { schema } }))));
+    for (const r of runs) {
+      const v = JSON.parse(r.text) as Record<string, unknown>;
+      assert.equal(typeof v.name, 'string', r.text);
+      assert.ok(v.mood === 'glad' || v.mood === 'grave', r.text);
+      if ('year' in v) assert.ok(Number.isInteger(v.year), r.text);
+      assert.ok(Object.keys(v).every((k) => ['name', 'year', 'mood'].includes(k)), r.text);
+    }
+  });
+
   it('the context cache reports hits on a repeated prompt, gives the same tokens, and survives a restart', async () => {
     const model = mtpModel(9);
     const dir = mkdtempSync(join(tmpdir(), 'dsv32-pc-'));

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { DeepSeekModel, BatchItem } from '../model/model.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { StreamDecoder } from '../tokenizer/stream-decoder.js';
-import { JsonObjectConstraint } from './json-constraint.js';
+import { JsonConstraint, type JsonSchema } from './json-constraint.js';
 import { BLOCK_TOKENS, PrefixCache } from './prefix-cache.js';
 import { Random } from './random.js';
 import type { SamplingParams } from './sampling.js';
@@ -31,8 +31,11 @@ export interface GenerateRequest {
   stopTokens?: number[];
   /** top-N alternatives per token; undefined = no logprobs */
   logprobs?: number;
-  /** constrain the output to a JSON object (from the start, or after `afterToken` was generated) */
-  json?: boolean | { afterToken: number };
+  /**
+   * Constrain the output to a JSON object (json_object), optionally one valid for `schema`; from the start,
+   * or only after `afterToken` was generated (e.g. `</think>` in thinking mode).
+   */
+  json?: boolean | { afterToken?: number; schema?: JsonSchema };
   /** MTP speculative decoding for this request (default: the engine's setting) */
   speculative?: boolean;
   signal?: AbortSignal;
@@ -108,7 +111,7 @@ export class Engine {
     if (req.json && !this.tokenizer) throw new Error('JSON-constrained output needs a tokenizer');
     if (this.queue.length >= this.maxQueue) throw new EngineBusyError(`the queue is full (${this.maxQueue} requests waiting)`);
     const params: SamplingParams = { ...this.defaults, ...stripUndefined(req.sampling ?? {}) };
-    const json = req.json ? new JsonObjectConstraint() : null;
+    const json = req.json ? new JsonConstraint({ object: true, schema: typeof req.json === 'object' ? req.json.schema : undefined }) : null;
     const tk = this.tokenizer;
     const maxTokens = Math.min(req.maxTokens ?? Infinity, cfg.maxPositions - req.prompt.length);
     if (!(maxTokens >= 1)) throw new RangeError(`max_tokens must be ≥ 1 (got ${req.maxTokens})`);
@@ -124,7 +127,7 @@ export class Engine {
       decoder: tk ? new StreamDecoder(tk, { skipSpecial: false }) : null,
       logprobs: req.logprobs ?? null,
       constraint: json,
-      constraintAfter: typeof req.json === 'object' ? req.json.afterToken : null,
+      constraintAfter: typeof req.json === 'object' ? req.json.afterToken ?? null : null,
       tokenBytes: tk ? (id) => (tk.specialIds.has(id) ? null : tk.tokenBytes(id)) : null,
       speculative: (req.speculative ?? this.speculative) && this.model.mtp.length > 0 && !json,
       signal: req.signal,

@@ -3,7 +3,7 @@
 import type { ModelCache } from '../model/cache.js';
 import type { StreamDecoder } from '../tokenizer/stream-decoder.js';
 import { Channel } from './channel.js';
-import type { JsonObjectConstraint } from './json-constraint.js';
+import type { JsonConstraint } from './json-constraint.js';
 import type { Random } from './random.js';
 import { applyPenalties, argmax, distribution, draw, logprobsOf, type SamplingParams, type TokenLogprob } from './sampling.js';
 import type { StopMatcher } from './stop.js';
@@ -35,7 +35,7 @@ export interface SequenceSetup {
   stop: StopMatcher;
   decoder: StreamDecoder | null;
   logprobs: number | null;
-  constraint: JsonObjectConstraint | null;
+  constraint: JsonConstraint | null;
   /** the constraint applies only after this token was generated (e.g. `</think>` in thinking mode) */
   constraintAfter: number | null;
   /** bytes of a token for the constraint; null for special tokens */
