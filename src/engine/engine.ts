@@ -206,7 +206,7 @@ export class Engine {
     try {
       results = this.model.forwardBatch(items);
     } catch (e) {
-      for (const p of plan) p.seq.finish('error', (e as Error).message);
+      for (const p of plan) { p.seq.finish('error', (e as Error).message); p.seq.cache.release(); }
       this.active = [];
       return;
     }
@@ -247,11 +247,13 @@ export class Engine {
       }
     });
     for (const seq of live) {
-      if (seq.finished && this.prefixCache) {
+      if (!seq.finished) continue;
+      if (this.prefixCache) {
         const n = Math.min(seq.cache.length, seq.s.prompt.length + seq.generated.length);
         const tokens = Array.from({ length: n }, (_, i) => seq.tokenAt(i));
         this.prefixCache.insert(tokens, seq.cache, n, Math.min(seq.mtpLen, n));
       }
+      seq.cache.release(); // backend memory back now, not at garbage collection
     }
     this.active = this.active.filter((s) => !s.finished);
   }

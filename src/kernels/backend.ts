@@ -36,8 +36,24 @@ export interface LayerCacheView {
   indexScales: Float32Array;
 }
 
+/** Where cache arrays live: a backend may hand out views of its own memory so kernels read them in place. */
+export interface CacheAllocator {
+  u8(length: number): Uint8Array;
+  f32(length: number): Float32Array;
+  /** gives an array from u8/f32 back (arrays it does not own are ignored) */
+  free(a: Uint8Array | Float32Array): void;
+}
+
+export const heapAllocator: CacheAllocator = {
+  u8: (n) => new Uint8Array(n),
+  f32: (n) => new Float32Array(n),
+  free: () => {},
+};
+
 export interface Backend {
   readonly name: string;
+  /** storage for the attention caches; plain JS arrays when absent */
+  readonly cacheAllocator?: CacheAllocator;
 
   /**
    * Prepares a stored [out,in] weight (BF16/F16/F32/F8_E4M3 with block scales) for matmul. `exact` asks a

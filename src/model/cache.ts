@@ -1,7 +1,7 @@
 // Per-sequence caches: for every layer the MLA latent (FP8 codes + per-128 scales, as the reference's
 // KV round trip leaves it), the RoPE'd shared key, and the lightning indexer's FP8 keys + per-token scale.
 // Storage grows by doubling; `length` is the number of positions filled.
-import type { LayerCacheView } from '../kernels/backend.js';
+import { type CacheAllocator, heapAllocator, type LayerCacheView } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 
 /** Rows row..row+S-1 of a batched activation belong to one sequence, at positions P..P+S-1 of its cache. */
@@ -13,12 +13,12 @@ export interface Segment {
 }
 
 export class LayerCache implements LayerCacheView {
-  latentCodes = new Uint8Array(0);
-  latentScales = new Float32Array(0);
-  latentF32 = new Float32Array(0);
-  pe = new Float32Array(0);
-  indexCodes = new Uint8Array(0);
-  indexScales = new Float32Array(0);
+  latentCodes: Uint8Array = new Uint8Array(0);
+  latentScales: Float32Array = new Float32Array(0);
+  latentF32: Float32Array = new Float32Array(0);
+  pe: Float32Array = new Float32Array(0);
+  indexCodes: Uint8Array = new Uint8Array(0);
+  indexScales: Float32Array = new Float32Array(0);
   capacity = 0;
 
   constructor(
@@ -26,29 +26,44 @@ export class LayerCache implements LayerCacheView {
     readonly ropeDim: number,
     readonly latentFp8: boolean,
     readonly indexDim: number,
+    private readonly alloc: CacheAllocator = heapAllocator,
   ) {}
 
   ensure(positions: number): void {
     if (positions <= this.capacity) return;
     let cap = Math.max(16, this.capacity);
     while (cap < positions) cap *= 2;
+    const a = this.alloc;
     const grow = <T extends Uint8Array | Float32Array>(old: T, per: number, make: (n: number) => T): T => {
       const n = make(cap * per);
       n.set(old.subarray(0, this.capacity * per));
+      a.free(old);
       return n;
     };
     if (this.latentFp8) {
-      this.latentCodes = grow(this.latentCodes, this.rank, (n) => new Uint8Array(n));
-      this.latentScales = grow(this.latentScales, this.rank / 128, (n) => new Float32Array(n));
+      this.latentCodes = grow(this.latentCodes, this.rank, (n) => a.u8(n));
+      this.latentScales = grow(this.latentScales, this.rank / 128, (n) => a.f32(n));
     } else {
-      this.latentF32 = grow(this.latentF32, this.rank, (n) => new Float32Array(n));
+      this.latentF32 = grow(this.latentF32, this.rank, (n) => a.f32(n));
     }
-    this.pe = grow(this.pe, this.ropeDim, (n) => new Float32Array(n));
+    this.pe = grow(this.pe, this.ropeDim, (n) => a.f32(n));
     if (this.indexDim) {
-      this.indexCodes = grow(this.indexCodes, this.indexDim, (n) => new Uint8Array(n));
-      this.indexScales = grow(this.indexScales, 1, (n) => new Float32Array(n));
+      this.indexCodes = grow(this.indexCodes, this.indexDim, (n) => a.u8(n));
+      this.indexScales = grow(this.indexScales, 1, (n) => a.f32(n));
     }
     this.capacity = cap;
+  }
+
+  /** Returns the storage to its allocator (the cache is empty afterwards). */
+  release(): void {
+    for (const arr of [this.latentCodes, this.latentScales, this.latentF32, this.pe, this.indexCodes, this.indexScales]) this.alloc.free(arr);
+    this.latentCodes = new Uint8Array(0);
+    this.latentScales = new Float32Array(0);
+    this.latentF32 = new Float32Array(0);
+    this.pe = new Float32Array(0);
+    this.indexCodes = new Uint8Array(0);
+    this.indexScales = new Float32Array(0);
+    this.capacity = 0;
   }
 
   /** Bytes used per cached position (what the formats cost, not the slack of doubling). */
@@ -81,8 +96,8 @@ export class ModelCache {
   /** positions filled in the main stack */
   length = 0;
 
-  constructor(cfg: ModelConfig) {
-    const make = () => new LayerCache(cfg.kvLoraRank, cfg.qkRopeHeadDim, cfg.indexer !== null, cfg.indexer?.headDim ?? 0);
+  constructor(cfg: ModelConfig, alloc: CacheAllocator = heapAllocator) {
+    const make = () => new LayerCache(cfg.kvLoraRank, cfg.qkRopeHeadDim, cfg.indexer !== null, cfg.indexer?.headDim ?? 0, alloc);
     this.layers = Array.from({ length: cfg.numLayers }, make);
     this.mtp = Array.from({ length: cfg.numMtpLayers }, make);
   }
@@ -95,5 +110,11 @@ export class ModelCache {
 
   bytesPerToken(): number {
     return this.layers.reduce((a, l) => a + l.bytesPerToken(), 0);
+  }
+
+  /** Frees the storage (backend memory) now rather than at garbage collection. */
+  release(): void {
+    for (const l of [...this.layers, ...this.mtp]) l.release();
+    this.length = 0;
   }
 }

@@ -72,7 +72,7 @@ export class DeepSeekModel {
   }
 
   newCache(): ModelCache {
-    return new ModelCache(this.cfg);
+    return new ModelCache(this.cfg, this.backend.cacheAllocator);
   }
 
   /**

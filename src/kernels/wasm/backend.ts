@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { decodeInto, fp8RoundTripInPlace } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
-import type { Backend, LayerCacheView, Linear, LinearOptions } from '../backend.js';
+import type { Backend, CacheAllocator, LayerCacheView, Linear, LinearOptions } from '../backend.js';
 import { checkLinear, PortableBackend } from '../portable.js';
 import { Arena } from './arena.js';
 import { ThreadPool } from './pool.js';
@@ -87,6 +87,39 @@ export class WasmBackend implements Backend {
   }
 
   /** Gives a linear's weight memory back (the linear must not be used afterwards). */
+  // ---- caches in wasm memory: kernels read them in place instead of copying them every call --------
+
+  private readonly owned = new WeakMap<ArrayBufferView, { ptr: number; bytes: number }>();
+  private readonly finalizer = new FinalizationRegistry<{ ptr: number; bytes: number }>((b) => this.arena.release(b.ptr, b.bytes));
+
+  private allocView<T extends Uint8Array | Float32Array>(n: number, bpe: number, make: (buf: ArrayBufferLike, ptr: number, n: number) => T, empty: T): T {
+    if (n === 0) return empty;
+    const bytes = n * bpe;
+    const ptr = this.arena.alloc(bytes, 'cache');
+    const v = make(this.memory.buffer, ptr, n);
+    const rec = { ptr, bytes };
+    this.owned.set(v, rec);
+    this.finalizer.register(v, rec, v); // a cache dropped without release() still gives its memory back
+    return v;
+  }
+
+  readonly cacheAllocator: CacheAllocator = {
+    u8: (n) => this.allocView(n, 1, (b, p, k) => new Uint8Array(b, p, k), new Uint8Array(0)),
+    f32: (n) => this.allocView(n, 4, (b, p, k) => new Float32Array(b, p, k), new Float32Array(0)),
+    free: (a) => {
+      const rec = this.owned.get(a);
+      if (!rec) return;
+      this.owned.delete(a);
+      this.finalizer.unregister(a);
+      this.arena.release(rec.ptr, rec.bytes);
+    },
+  };
+
+  /** The wasm address of an array that lives in this backend's memory, else -1. */
+  private addressOf(a: ArrayBufferView): number {
+    return this.owned.has(a) ? a.byteOffset : -1;
+  }
+
   release(lin: Linear): void {
     const w = this.own(lin);
     this.arena.release(w.ptr, w.bytes);
@@ -281,9 +314,13 @@ export class WasmBackend implements Backend {
     if (D % 16 !== 0 || T === 0) { this.portable.indexerScores(q, w, H, cache, T, out); return; }
     const qp = this.putF32('iq', q.subarray(0, H * D));
     const wp = this.putF32('iw', w.subarray(0, H));
-    const cp = this.buf('icodes', T * D);
-    this.u8.set(cache.indexCodes.subarray(0, T * D), cp);
-    const sp = this.putF32('iscales', cache.indexScales.subarray(0, T));
+    let cp = this.addressOf(cache.indexCodes);
+    if (cp < 0) {
+      cp = this.buf('icodes', T * D);
+      this.u8.set(cache.indexCodes.subarray(0, T * D), cp);
+    }
+    let sp = this.addressOf(cache.indexScales);
+    if (sp < 0) sp = this.putF32('iscales', cache.indexScales.subarray(0, T));
     const op = this.buf('iout', T * 4);
     const kbuf = this.buf('ikbuf', this.threads * 16 * D);
     this.pool.run('indexer_scores', this.split(T, this.threadsFor(T * H * D), 4,
