@@ -8,6 +8,7 @@ import { ApiError, toApiError } from './errors.js';
 import { fimCompletions } from './fim-route.js';
 import { ModelRegistry } from './model-registry.js';
 import type { ServedModel } from './served-model.js';
+import { registerJsonParser } from './raw-json.js';
 import { registerStaticPage } from './static-page.js';
 
 export interface AppOptions {
@@ -39,6 +40,7 @@ export function createApp(opts: AppOptions): FastifyInstance {
   });
   const ctx: AppContext = { registry: new ModelRegistry(opts.models), keepAliveMs: opts.keepAliveMs ?? 5000 };
   const keys = new ApiKeys(opts.apiKeys ?? []);
+  registerJsonParser(app);
 
   app.addHook('onRequest', async (req) => {
     if (req.routeOptions.config.auth && !keys.check(req.headers.authorization)) {

@@ -4,7 +4,7 @@
 import type { GenerateRequest } from '../engine/engine.js';
 import { attachTools, encodeMessages, EncodingError, markers, type Message, type Tool } from '../encoding/index.js';
 import { badRequest, invalidParam } from './errors.js';
-import type { ChatMessage, ChatRequest } from './schemas.js';
+import type { ChatMessage, ChatRequest, ToolSpec } from './schemas.js';
 import type { ServedModel } from './served-model.js';
 
 /** DeepSeek's V3.2-era output limits: default / maximum max_tokens per mode. */
@@ -76,7 +76,23 @@ function planForcing(req: ChatRequest, tools: Tool[] | null, prefix: boolean): T
   return { text, named: name, complete };
 }
 
-export function planChat(req: ChatRequest, model: ServedModel, aliasThinking: boolean): ChatPlan {
+/** The request's `function` object with the fields the prompt shows, in the order the client wrote them. */
+function promptFunction(validated: ToolSpec, written: unknown): Tool['function'] {
+  const src = (typeof written === 'object' && written !== null ? written : validated.function) as Record<string, unknown>;
+  const f: Tool['function'] = { name: validated.function.name };
+  for (const k of Object.keys(src)) {
+    if (k === 'description' && typeof src[k] === 'string') f.description = src[k];
+    else if (k === 'parameters' && src[k]) f.parameters = src[k];
+    else if (k === 'strict' && typeof src[k] === 'boolean') f.strict = src[k];
+  }
+  return f;
+}
+
+/**
+ * `written` holds tools / response_format as the Python-compatible parser read them (floats such as 1.0
+ * kept), so the prompt matches the reference encoder's; the validated request decides everything else.
+ */
+export function planChat(req: ChatRequest, model: ServedModel, aliasThinking: boolean, written: Record<string, unknown> = {}): ChatPlan {
   const thinking = req.thinking ? req.thinking.type === 'enabled' : aliasThinking;
   const sp = model.special;
   if (thinking && (sp.thinkStart === undefined || sp.thinkEnd === undefined)) {
@@ -93,21 +109,17 @@ export function planChat(req: ChatRequest, model: ServedModel, aliasThinking: bo
   if (last.role === 'assistant' && !prefix) {
     throw badRequest('the last message is an assistant turn; set prefix: true on it for a prefix completion, or end with a user or tool message', 'messages');
   }
+  const writtenTools = Array.isArray(written.tools) && written.tools.length === req.tools?.length ? (written.tools as { function?: unknown }[]) : [];
   const tools: Tool[] | null = req.tools?.length
-    ? req.tools.map((t) => {
-      const f: Tool['function'] = { name: t.function.name };
-      if (typeof t.function.description === 'string') f.description = t.function.description;
-      if (t.function.parameters) f.parameters = t.function.parameters;
-      if (typeof t.function.strict === 'boolean') f.strict = t.function.strict;
-      return { type: 'function', function: f };
-    })
+    ? req.tools.map((t, i) => ({ type: 'function', function: promptFunction(t, writtenTools[i]?.function) }))
     : null;
   const forcing = planForcing(req, tools, prefix);
   const rf = req.response_format;
   const json = rf?.type === 'json_object' || rf?.type === 'json_schema';
   // a schema is shown to the model in the system prompt's "Response Format" block; json_object relies
   // on the prompt asking for JSON (as DeepSeek's JSON mode does)
-  const schemaBlock = rf?.type === 'json_schema' && rf.json_schema ? { type: 'json_schema', json_schema: rf.json_schema } : undefined;
+  const writtenRf = written.response_format as { json_schema?: unknown } | undefined;
+  const schemaBlock = rf?.type === 'json_schema' && rf.json_schema ? { type: 'json_schema', json_schema: writtenRf?.json_schema ?? rf.json_schema } : undefined;
 
   let promptText: string;
   try {

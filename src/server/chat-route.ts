@@ -6,13 +6,14 @@ import { planChat } from './chat-plan.js';
 import { ChatChunker, ChatCompletionBuilder, responseMeta } from './chat-response.js';
 import { ChatRun } from './chat-run.js';
 import { abortOnDisconnect, engineRefusal, sendJson, sendSse } from './delivery.js';
+import { pythonFields } from './raw-json.js';
 import { chatRequestSchema, parseBody } from './schemas.js';
 
 export function chatCompletions(ctx: AppContext) {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const body = parseBody(chatRequestSchema, req.body);
     const { model, thinking } = ctx.registry.resolve(body.model);
-    const plan = planChat(body, model, thinking);
+    const plan = planChat(body, model, thinking, body.tools || body.response_format ? pythonFields(req) : {});
     const ctl = new AbortController();
     abortOnDisconnect(reply, ctl);
     let run: ChatRun;

@@ -147,11 +147,12 @@ export class ChatRun implements AsyncIterable<ChatEvent> {
           try {
             second = this.generate([...plan.promptIds, ...last.tokens, sp.thinkEnd!, ...forced], left, { json: undefined });
           } catch (e) {
+            yield* this.convert(this.parser.finish());
             return this.finishWith('insufficient_system_resource', (e as Error).message);
           }
           last = yield* this.phase(second);
         } else if (!f.complete) {
-          return this.finishWith('length');
+          last = null; // out of tokens right after the forced opener
         }
       }
     }

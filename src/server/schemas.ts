@@ -88,6 +88,7 @@ export const fimRequestSchema = z.object({
 export type ChatRequest = z.infer<typeof chatRequestSchema>;
 export type FimRequest = z.infer<typeof fimRequestSchema>;
 export type ChatMessage = z.infer<typeof messageSchema>;
+export type ToolSpec = z.infer<typeof toolSchema>;
 
 /** `messages[2].content` style name of a zod issue path. */
 function paramName(path: readonly PropertyKey[]): string {
