@@ -8,35 +8,43 @@ export function yarnMscale(scale: number, mscale: number): number {
   return scale <= 1 ? 1 : 0.1 * mscale * Math.log(scale) + 1;
 }
 
+/**
+ * fp32 frequency per pair (length dim/2), YaRN-blended whenever the config asks for it — not gated on a
+ * small cache length (pitfall 5) — and the YaRN attention factor on cos/sin (1 for every DeepSeek config).
+ */
+export function ropeFrequencies(dim: number, base: number, scaling: ModelConfig['ropeScaling']): { freqs: Float32Array; attnFactor: number } {
+  const half = dim / 2;
+  const f = new Float32Array(half);
+  for (let j = 0; j < half; j++) f[j] = fr(1 / fr(base ** fr((2 * j) / dim)));
+  let attnFactor = 1;
+  if (scaling && scaling.factor > 1) {
+    const corr = (rot: number) => (dim * Math.log(scaling.originalMaxPositions / (rot * 2 * Math.PI))) / (2 * Math.log(base));
+    const low = Math.max(Math.floor(corr(scaling.betaFast)), 0);
+    let high = Math.min(Math.ceil(corr(scaling.betaSlow)), dim - 1);
+    if (low === high) high += 0.001;
+    for (let j = 0; j < half; j++) {
+      const ramp = Math.min(Math.max(fr(fr(j - low) / fr(high - low)), 0), 1);
+      const smooth = fr(1 - ramp);
+      f[j] = fr(fr(fr(f[j]! / scaling.factor) * fr(1 - smooth)) + fr(f[j]! * smooth));
+    }
+    if (scaling.mscaleAllDim) attnFactor = yarnMscale(scaling.factor, scaling.mscale) / yarnMscale(scaling.factor, scaling.mscaleAllDim);
+  }
+  return { freqs: f, attnFactor };
+}
+
 export class Rope {
   /** fp32 frequency per pair, length dim/2 */
   readonly freqs: Float32Array;
-  /** multiplies cos and sin (YaRN attention factor); 1 for every DeepSeek config shipped */
+  /** multiplies cos and sin (YaRN attention factor) */
   readonly attnFactor: number;
   private cos: Float32Array;
   private sin: Float32Array;
   private cachedPos = -1;
 
   constructor(readonly dim: number, base: number, scaling: ModelConfig['ropeScaling']) {
-    const half = dim / 2;
-    const f = new Float32Array(half);
-    for (let j = 0; j < half; j++) f[j] = fr(1 / fr(base ** fr((2 * j) / dim)));
-    this.attnFactor = 1;
-    if (scaling && scaling.factor > 1) {
-      const corr = (rot: number) => (dim * Math.log(scaling.originalMaxPositions / (rot * 2 * Math.PI))) / (2 * Math.log(base));
-      const low = Math.max(Math.floor(corr(scaling.betaFast)), 0);
-      let high = Math.min(Math.ceil(corr(scaling.betaSlow)), dim - 1);
-      if (low === high) high += 0.001;
-      for (let j = 0; j < half; j++) {
-        const ramp = Math.min(Math.max(fr(fr(j - low) / fr(high - low)), 0), 1);
-        const smooth = fr(1 - ramp);
-        f[j] = fr(fr(fr(f[j]! / scaling.factor) * fr(1 - smooth)) + fr(f[j]! * smooth));
-      }
-      if (scaling.mscaleAllDim) this.attnFactor = yarnMscale(scaling.factor, scaling.mscale) / yarnMscale(scaling.factor, scaling.mscaleAllDim);
-    }
-    this.freqs = f;
-    this.cos = new Float32Array(half);
-    this.sin = new Float32Array(half);
+    ({ freqs: this.freqs, attnFactor: this.attnFactor } = ropeFrequencies(dim, base, scaling));
+    this.cos = new Float32Array(dim / 2);
+    this.sin = new Float32Array(dim / 2);
   }
 
   private angles(pos: number): void {

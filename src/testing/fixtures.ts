@@ -13,14 +13,8 @@ if (!existsSync(sharedDir)) {
   throw new Error(`shared fixtures not found at ${sharedDir} (set DSV32_SHARED to the shared/ folder)`);
 }
 
-export interface Golden {
-  prompt: number[];
-  prefill_logits: number[][];
-  greedy_tokens: number[];
-  decode_logits: number[][];
-  indexer_prefill: { layer: number; rows: number[][] }[];
-  indexer_decode: { layer: number; pos: number; selected: number[] }[];
-}
+/** golden.json has exactly the shape `dsv32 logits` writes */
+export type { LogitsReport as Golden } from '../cli/commands/logits.js';
 
 /** max |a−b| / max |b|: the relative error the golden tests bound. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
