@@ -10,6 +10,7 @@ type WithRaw = FastifyRequest & { [RAW]?: string };
 
 export function registerJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('text/plain'); // the API speaks JSON only: anything else is a 415
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     (req as WithRaw)[RAW] = body as string;
     parse(req, body as string, done);
