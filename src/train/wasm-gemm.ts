@@ -33,7 +33,7 @@ export class WasmGemm {
 
   private constructor(opts: WasmGemmOptions) {
     this.threads = Math.max(1, Math.floor(opts.threads ?? Math.min(2, availableParallelism())));
-    this.minParallelMacs = opts.minParallelMacs ?? 1 << 18;
+    this.minParallelMacs = opts.minParallelMacs ?? 1 << 21;
     const maxPages = 65536; // 4 GiB, the wasm32 limit; only what is used is committed
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
     this.arena = new Arena(this.memory, maxPages * 65536);
