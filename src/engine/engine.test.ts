@@ -162,6 +162,17 @@ describe('engine', () => {
     assert.equal((await collect(other.generate(req))).done.usage.cachedTokens, 0);
   });
 
+  it("'auto' speculation stops drafting for a sequence whose drafts are rarely accepted", async () => {
+    const model = mtpModel(); // random MTP weights: drafts are almost never accepted
+    const req: GenerateRequest = { prompt, maxTokens: 40, sampling: { temperature: 0 }, stopTokens: [] };
+    const auto = await collect(new Engine(model, { tokenizer: tok }).generate(req));
+    const always = await collect(new Engine(model, { tokenizer: tok, speculative: true }).generate(req));
+    assert.deepEqual(auto.tokens, always.tokens);
+    assert.ok(always.done.usage.acceptedTokens < 0.3 * always.done.usage.draftTokens, 'the fixture has a poor drafter');
+    assert.equal(auto.done.usage.draftTokens, 16);
+    assert.ok(always.done.usage.draftTokens > 16);
+  });
+
   it('rejects impossible requests clearly', () => {
     const engine = new Engine(mtpModel());
     assert.throws(() => engine.generate({ prompt: [] }), /empty/);

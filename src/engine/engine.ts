@@ -48,8 +48,14 @@ export interface EngineOptions {
   maxBatch?: number;
   /** requests waiting beyond the batch before new ones are refused (default 64) */
   maxQueue?: number;
-  /** MTP drafting when the model has an MTP layer (default true) */
-  speculative?: boolean;
+  /**
+   * MTP drafting when the model has an MTP layer: 'auto' (default) drafts, and stops drafting for a
+   * sequence whose acceptance rate stays below `minAcceptance` (a rejected draft costs a wasted MTP pass
+   * and verify row); true always drafts; false never.
+   */
+  speculative?: boolean | 'auto';
+  /** acceptance rate below which 'auto' stops drafting, judged after 16 drafts (default 0.3) */
+  minAcceptance?: number;
   /** prompt tokens per prefill chunk per step (default 256) */
   prefillChunk?: number;
   /** defaults for unspecified sampling parameters (e.g. from generation_config.json) */
@@ -78,7 +84,8 @@ export class Engine {
   readonly prefixCache: PrefixCache | null;
   readonly maxBatch: number;
   readonly maxQueue: number;
-  readonly speculative: boolean;
+  readonly speculative: boolean | 'auto';
+  readonly minAcceptance: number;
   readonly prefillChunk: number;
   readonly defaults: SamplingParams;
   private queue: Sequence[] = [];
@@ -92,7 +99,8 @@ export class Engine {
     this.prefixCache = opts.prefixCache ?? null;
     this.maxBatch = opts.maxBatch ?? 8;
     this.maxQueue = opts.maxQueue ?? 64;
-    this.speculative = (opts.speculative ?? true) && model.mtp.length > 0;
+    this.speculative = model.mtp.length > 0 ? (opts.speculative ?? 'auto') : false;
+    this.minAcceptance = opts.minAcceptance ?? 0.3;
     this.prefillChunk = opts.prefillChunk ?? 256;
     this.defaults = { temperature: 1, topP: 1, topK: 0, frequencyPenalty: 0, presencePenalty: 0, ...opts.defaults };
   }
@@ -129,7 +137,8 @@ export class Engine {
       constraint: json,
       constraintAfter: typeof req.json === 'object' ? req.json.afterToken ?? null : null,
       tokenBytes: tk ? (id) => (tk.specialIds.has(id) ? null : tk.tokenBytes(id)) : null,
-      speculative: (req.speculative ?? this.speculative) && this.model.mtp.length > 0 && !json,
+      speculative: (req.speculative ?? this.speculative !== false) && this.model.mtp.length > 0 && !json,
+      adaptive: req.speculative === undefined && this.speculative === 'auto',
       signal: req.signal,
     });
     this.queue.push(seq);
@@ -244,6 +253,11 @@ export class Engine {
       } else {
         seq.mtpHidden.pop(); // the hidden state of the rejected draft's position is void
         seq.accept(v.token, l0);
+      }
+      const u = seq.usage;
+      if (seq.s.adaptive && u.draftTokens >= 16 && u.acceptedTokens < this.minAcceptance * u.draftTokens) {
+        seq.s.speculative = false; // drafting costs more than it saves for this sequence
+        seq.mtpHidden = [];
       }
     });
     for (const seq of live) {

@@ -41,6 +41,8 @@ export interface SequenceSetup {
   /** bytes of a token for the constraint; null for special tokens */
   tokenBytes: ((id: number) => Uint8Array | null) | null;
   speculative: boolean;
+  /** speculation may be turned off for this sequence when drafts are rarely accepted */
+  adaptive: boolean;
   signal?: AbortSignal;
 }
 

@@ -29,7 +29,7 @@ export function registerChat(program: Command): void {
       const engine = new Engine(rt.model, {
         tokenizer: tk,
         defaults: rt.defaults,
-        speculative: o.mtp !== false,
+        speculative: o.mtp === false ? false : 'auto',
         prefixCache: prefixCacheFor(rt.model, o.cacheDir ? { dir: o.cacheDir } : {}),
       });
       let thinking = !!o.thinking;

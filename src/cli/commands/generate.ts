@@ -50,7 +50,7 @@ export function registerGenerate(program: Command): void {
       const engine = new Engine(rt.model, {
         tokenizer: rt.tokenizer,
         defaults: rt.defaults,
-        speculative: o.mtp !== false,
+        speculative: o.mtp === false ? false : 'auto',
         prefixCache: o.cacheDir ? prefixCacheFor(rt.model, { dir: o.cacheDir }) : null,
       });
       const ids = [rt.model.cfg.bosTokenId, ...rt.tokenizer.encode(prompt)];
