@@ -44,6 +44,8 @@ export class ChatRun implements AsyncIterable<ChatEvent> {
   private toolCalls = 0;
   private namedDone = false;
   private inReasoning: boolean;
+  /** the generation only fills the context cache; its token is not part of the answer */
+  private cacheOnly = false;
 
   /** Queues the first generation right away, so a full queue or a bad prompt throws before any reply. */
   constructor(private readonly plan: ChatPlan, signal: AbortSignal) {
@@ -54,7 +56,10 @@ export class ChatRun implements AsyncIterable<ChatEvent> {
     const f = plan.forcing;
     if (f && plan.startIn === 'content') {
       // chat mode: the output is made to begin with the forced DSML text
-      if (f.complete || plan.maxTokens <= plan.forcedIds.length) this.first = null;
+      if (plan.maxTokens <= plan.forcedIds.length && !f.complete) this.first = null;
+      // a complete forced call needs no new tokens, but the prompt still goes through the model so that
+      // the context cache holds it for the next turn (one token is computed and dropped)
+      else if (f.complete) { this.first = this.generate([...plan.promptIds, ...plan.forcedIds], 1); this.cacheOnly = true; }
       else this.first = this.generate([...plan.promptIds, ...plan.forcedIds], plan.maxTokens - plan.forcedIds.length);
     } else if (f) {
       // thinking mode: reason until </think> (or the end of sentence), then force the call
@@ -80,7 +85,7 @@ export class ChatRun implements AsyncIterable<ChatEvent> {
         if (this.plan.forcing?.named) {
           // exactly one call of the named function: stop generating once it is complete
           this.namedDone = true;
-          this.phaseCtl.abort();
+          if (!this.cacheOnly) this.phaseCtl.abort();
         }
       } else {
         yield { type: ev.type === 'reasoning_content' ? 'reasoning' : 'content', text: ev.text, ...logprobs };
@@ -130,7 +135,9 @@ export class ChatRun implements AsyncIterable<ChatEvent> {
       this.counts.completion += plan.forcedIds.length;
       yield* this.convert(this.parser.push(f.text));
     }
-    if (this.first) {
+    if (this.first && this.cacheOnly) {
+      for await (const ev of this.first) if (ev.type === 'done') this.counts.cached = ev.usage.cachedTokens;
+    } else if (this.first) {
       last = yield* this.phase(this.first);
       this.counts.cached = last.done.usage.cachedTokens;
       if (f && plan.startIn === 'reasoning' && last.done.finishReason === 'stop' && !this.cutByStopString(last)) {

@@ -6,9 +6,10 @@ import { registerPlan } from './plan.js';
 import { registerEncode } from './encode.js';
 import { registerGenerate } from './generate.js';
 import { registerChat } from './chat.js';
+import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan, registerGenerate, registerChat, registerTrain, registerEval];
+export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan, registerGenerate, registerChat, registerServe, registerTrain, registerEval];

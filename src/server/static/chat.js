@@ -5,7 +5,7 @@
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 const els = {
   model: $('model'), thinking: $('thinking'), newChat: $('new-chat'), apiKey: $('api-key'), maxTokens: $('max-tokens'),
-  temperature: $('temperature'), system: $('system'), tools: $('tools'), log: $('log'), form: $('composer'),
+  temperature: $('temperature'), system: $('system'), tools: $('tools'), toolChoice: $('tool-choice'), log: $('log'), form: $('composer'),
   input: $('input'), send: $('send'), stop: $('stop'), status: $('status'),
 };
 
@@ -17,7 +17,7 @@ let pendingCalls = [];
 let inFlight = null;
 
 // settings survive reloads
-for (const key of ['apiKey', 'maxTokens', 'temperature', 'system', 'tools']) {
+for (const key of ['apiKey', 'maxTokens', 'temperature', 'system', 'tools', 'toolChoice']) {
   const el = els[key];
   const saved = localStorage.getItem(`dsv32.${key}`);
   if (saved !== null) el.value = saved;
@@ -86,7 +86,7 @@ function thinkingBlock(div, content) {
 function toolCallBlock(div, call) {
   const el = document.createElement('div');
   el.className = 'tool-call';
-  el.textContent = `🔧 ${call.function.name}(${call.function.arguments})`;
+  el.textContent = `tool call: ${call.function.name}(${call.function.arguments})`;
   div.append(el);
 }
 
@@ -121,6 +121,13 @@ async function readSse(response, onData) {
   }
 }
 
+/** auto / none / required, or the name of a function to call */
+function toolChoice() {
+  const v = els.toolChoice.value.trim();
+  if (!v || ['auto', 'none', 'required'].includes(v)) return v || undefined;
+  return { type: 'function', function: { name: v } };
+}
+
 async function complete() {
   let tools;
   try {
@@ -139,6 +146,8 @@ async function complete() {
     max_tokens: Number(els.maxTokens.value) || undefined,
     temperature: els.temperature.value === '' ? undefined : Number(els.temperature.value),
     tools,
+    // a forced call is asked for once per user turn; after its results the model answers freely
+    tool_choice: tools ? (messages.at(-1)?.role === 'tool' ? 'auto' : toolChoice()) : undefined,
   };
   const { div, content } = bubble('assistant');
   div.classList.add('streaming');
