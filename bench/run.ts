@@ -1,0 +1,657 @@
+// End-to-end benchmark: dsv32 (WasmBackend, native and q8 weights) against llama.cpp (node-llama-cpp, CPU)
+// on the same weights — a random V3.2-shaped checkpoint big enough to be bandwidth-bound, exported to GGUF by
+// `dsv32 export-gguf` — with the same thread count, side by side in one run; then dense vs DSA attention at
+// long contexts; read bandwidth measured in the same run gives each decode its roofline fraction.
+//
+//   npm run bench [-- --quick] [--threads 2] [--rounds N] [--contexts 1024,4096,16384,65536] [--skip-parity]
+//
+// Writes bench/RESULTS.md (its "## End to end" section), bench/e2e.svg and bench/results.json. Every engine
+// runs in its own child process, so peak RSS is its own. Needs `npm run bench:setup` for llama.cpp (without
+// it the llama.cpp columns are skipped and say so).
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderSvg } from '../src/cli/plot.js';
+import { type GgmlType, ggmlTensorBytes, readGgufHeader } from '../src/formats/gguf.js';
+import type { Backend } from '../src/kernels/backend.js';
+import { WasmBackend } from '../src/kernels/wasm/backend.js';
+import { ensureWasmBuilt } from '../src/kernels/wasm/testutil.js';
+import type { ModelCache } from '../src/model/cache.js';
+import { isMoeLayer, loadConfig, type ModelConfig } from '../src/model/config.js';
+import { countParams } from '../src/model/manifest.js';
+import { DeepSeekModel } from '../src/model/model.js';
+import { type ParityRow, parityMarkdown, runParity } from './llamacpp-parity.js';
+import { measureReadBandwidth } from './llamacpp/bandwidth.js';
+import { llamaCppInstalled, LlamaCppRunner } from './llamacpp/engine.js';
+import { benchOut, configVariant, ggufOf, syntheticModel } from './llamacpp/models.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(benchDir, '..');
+
+// ---- the benchmark model ----------------------------------------------------------------------------
+
+/**
+ * V3.2's shape scaled down: MLA with V3.2's head dims (nope 128, rope 64, v 128, latent 512), its YaRN, top-k
+ * 2048 selection, grouped sigmoid routing. Attention FLOPs per cached key relative to the weights a token
+ * reads are V3.2's (16 heads·1088 per key against ~72M activated weights per layer, as 128 heads against ~600M),
+ * and the indexer has half as many heads as attention, as V3.2 (64 for 128). The full model is ~0.83B
+ * parameters (1.65 GB bf16), ~0.29B activated per token.
+ */
+export function benchConfig(quick: boolean): Record<string, unknown> {
+  const base = {
+    architectures: ['DeepseekV32ForCausalLM'], model_type: 'deepseek_v32',
+    vocab_size: 32000, hidden_size: 2048, intermediate_size: 6144, moe_intermediate_size: 1024,
+    num_hidden_layers: 4, first_k_dense_replace: 1, num_attention_heads: 16, num_key_value_heads: 16,
+    n_routed_experts: 32, n_shared_experts: 1, num_experts_per_tok: 6, n_group: 4, topk_group: 2,
+    topk_method: 'noaux_tc', scoring_func: 'sigmoid', norm_topk_prob: true, routed_scaling_factor: 2.5,
+    q_lora_rank: 768, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128,
+    index_n_heads: 8, index_head_dim: 128, index_topk: 2048,
+    rms_norm_eps: 1e-6, rope_theta: 10000,
+    rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
+    max_position_embeddings: 163840, tie_word_embeddings: false, bos_token_id: 0, eos_token_id: 1,
+    num_nextn_predict_layers: 0, moe_layer_freq: 1, torch_dtype: 'bfloat16',
+  };
+  if (!quick) return base;
+  // quick: the same shape at a quarter of the size (~0.1B parameters)
+  return { ...base, vocab_size: 16000, hidden_size: 1024, intermediate_size: 3072, moe_intermediate_size: 512,
+    num_hidden_layers: 2, num_attention_heads: 8, num_key_value_heads: 8, n_routed_experts: 16, num_experts_per_tok: 4, q_lora_rank: 384, index_n_heads: 4 };
+}
+
+// ---- arguments ----------------------------------------------------------------------------------------
+
+interface Args {
+  quick: boolean;
+  threads: number;
+  rounds: number;
+  contexts: number[];
+  prompt: number;
+  steps: number;
+  skipParity: boolean;
+  skipLong: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const quick = argv.includes('--quick');
+  const val = (k: string) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : undefined; };
+  const num = (k: string, d: number) => { const v = val(k); if (v === undefined) return d; const n = Number(v); if (!Number.isInteger(n) || n < 1) throw new Error(`${k} must be a positive integer`); return n; };
+  const contexts = val('--contexts')?.split(',').map(Number) ?? (quick ? [1024, 4096] : [1024, 4096, 16384, 65536]);
+  if (contexts.some((c) => !Number.isInteger(c) || c < 64)) throw new Error('--contexts: comma-separated integers ≥ 64');
+  return {
+    quick,
+    threads: num('--threads', 2),
+    rounds: num('--rounds', quick ? 1 : 2),
+    contexts,
+    prompt: num('--prompt', quick ? 128 : 512),
+    steps: num('--steps', quick ? 8 : 32),
+    skipParity: argv.includes('--skip-parity'),
+    skipLong: argv.includes('--skip-long'),
+  };
+}
+
+// ---- helpers ---------------------------------------------------------------------------------------------
+
+function randomIds(n: number, vocab: number, seed: number): number[] {
+  let s = seed >>> 0 || 1;
+  return Array.from({ length: n }, () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return 2 + (s % (vocab - 2)); });
+}
+
+const argmax = (v: Float32Array) => { let b = 0; for (let i = 1; i < v.length; i++) if (v[i]! > v[b]!) b = i; return b; };
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+const now = () => performance.now();
+
+// ---- child: one engine at a short context ------------------------------------------------------------
+
+interface EngineSpec {
+  kind: 'engine';
+  label: string;
+  engine: 'dsv32' | 'llamacpp';
+  /** dsv32: native | q8; llama.cpp: the GGUF file */
+  weights: 'native' | 'q8';
+  dir: string;
+  gguf?: string;
+  flash?: boolean;
+  prompt: number;
+  steps: number;
+  threads: number;
+  reps: number;
+}
+
+export interface EngineResult {
+  label: string;
+  loadS: number;
+  prefillTokS: number;
+  decodeMsPerToken: number;
+  decodeTokS: number;
+  decodeBestMs: number;
+  /** the decode positions measured: after the prompt */
+  context: number;
+  rssAfterLoadMiB: number;
+  peakRssMiB: number;
+}
+
+async function runEngine(s: EngineSpec): Promise<EngineResult> {
+  const cfg = loadConfig(s.dir);
+  const prompt = randomIds(s.prompt, cfg.vocabSize, 7);
+  const t0 = now();
+  let prefillBest = Infinity;
+  const decodeMs: number[] = [];
+  let rssAfterLoad = 0;
+  let loadS = 0;
+  if (s.engine === 'dsv32') {
+    ensureWasmBuilt();
+    const backend = await WasmBackend.create({ weights: s.weights, threads: s.threads });
+    const model = DeepSeekModel.load(s.dir, { backend, mtp: false });
+    loadS = (now() - t0) / 1000;
+    rssAfterLoad = process.memoryUsage().rss / 2 ** 20;
+    let cache = model.newCache();
+    let last = 0;
+    for (let r = 0; r < s.reps; r++) {
+      cache = model.newCache();
+      const a = now();
+      const res = model.forward(prompt, 0, cache, { logits: 'last' });
+      last = argmax(res.logits);
+      prefillBest = Math.min(prefillBest, now() - a);
+    }
+    let tok = last;
+    for (let i = 0; i <= s.steps; i++) {
+      const a = now();
+      const res = model.forward([tok], s.prompt + i, cache);
+      tok = argmax(res.logits);
+      if (i > 0) decodeMs.push(now() - a); // step 0 builds the absorbed kv_b weights once
+    }
+    await backend.close();
+  } else {
+    const ll = await LlamaCppRunner.open(s.gguf!, { threads: s.threads, contextSize: s.prompt + s.steps + 64, flashAttention: s.flash ?? false });
+    loadS = (now() - t0) / 1000;
+    rssAfterLoad = process.memoryUsage().rss / 2 ** 20;
+    for (let r = 0; r < s.reps; r++) {
+      await ll.reset();
+      const a = now();
+      await ll.prefill(prompt);
+      prefillBest = Math.min(prefillBest, now() - a);
+    }
+    let tok = prompt[prompt.length - 1]!;
+    for (let i = 0; i <= s.steps; i++) {
+      const a = now();
+      tok = await ll.decode(tok);
+      if (i > 0) decodeMs.push(now() - a);
+    }
+    await ll.close();
+  }
+  const med = median(decodeMs);
+  return {
+    label: s.label, loadS, prefillTokS: s.prompt / (prefillBest / 1000), decodeMsPerToken: med, decodeTokS: 1000 / med,
+    decodeBestMs: Math.min(...decodeMs), context: s.prompt, rssAfterLoadMiB: rssAfterLoad, peakRssMiB: peakRssMiB(),
+  };
+}
+
+// ---- child: dense vs DSA at long contexts ----------------------------------------------------------------
+
+interface LongSpec {
+  kind: 'long';
+  dsaDir: string;
+  denseDir: string;
+  weights: 'native' | 'q8';
+  contexts: number[];
+  /** positions prefilled for real before the cache is tiled up to each context */
+  fillReal: number;
+  steps: number;
+  threads: number;
+}
+
+interface OpTimes { [op: string]: number }
+
+export interface LongPoint {
+  ctx: number;
+  chunk: number;
+  dsa: { decodeMs: number; prefillMsPerToken: number; decodeOps: OpTimes };
+  dense: { decodeMs: number; prefillMsPerToken: number; decodeOps: OpTimes };
+}
+
+/** Wraps the backend's kernels to add up the time spent in each (per instance; the model is not touched). */
+function profileBackend(be: Backend): { ops: OpTimes; reset(): void } {
+  const ops: OpTimes = {};
+  const target = be as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const name of ['matmul', 'indexerScores', 'topk', 'latentAttention', 'mhaAttention', 'rmsNorm', 'layerNorm']) {
+    const f = target[name]!.bind(be);
+    target[name] = (...a: unknown[]) => { const t = now(); try { return f(...a); } finally { ops[name] = (ops[name] ?? 0) + now() - t; } };
+  }
+  return { ops, reset: () => { for (const k of Object.keys(ops)) delete ops[k]; } };
+}
+
+/**
+ * Fills `cache` to `ctx` positions: the first `real` by a chunked prefill of random tokens, the rest by
+ * repeating those rows (prefilling 64K positions for real takes hours on two cores; attention cost does not
+ * depend on what the rows hold, and DSA still selects among ctx distinct-position keys).
+ */
+function fillCache(model: DeepSeekModel, cache: ModelCache, ctx: number, real: number, reserve: number): void {
+  const n = Math.min(real, ctx);
+  if (cache.length < n) {
+    const ids = randomIds(n, model.cfg.vocabSize, 3);
+    for (let p = cache.length; p < n; p += 256) model.forward(ids.slice(p, Math.min(n, p + 256)), p, cache, { logits: 'none' });
+  }
+  for (const lc of cache.layers) {
+    lc.ensure(ctx + reserve);
+    const tile = <T extends Uint8Array | Float32Array>(a: T, per: number) => {
+      for (let b = n; b < ctx; b += n) a.copyWithin(b * per, 0, Math.min(n, ctx - b) * per);
+    };
+    tile(lc.latentCodes, lc.rank);
+    tile(lc.latentScales, lc.rank / 128);
+    tile(lc.pe, lc.ropeDim);
+    tile(lc.indexCodes, lc.indexDim);
+    tile(lc.indexScales, 1);
+  }
+  cache.length = ctx;
+}
+
+async function runLong(s: LongSpec): Promise<{ points: LongPoint[]; peakRssMiB: number; fillReal: number }> {
+  ensureWasmBuilt();
+  const be = await WasmBackend.create({ weights: s.weights, threads: s.threads });
+  const beDense = await WasmBackend.create({ weights: s.weights, threads: s.threads });
+  const dsa = DeepSeekModel.load(s.dsaDir, { backend: be, mtp: false });
+  const dense = DeepSeekModel.load(s.denseDir, { backend: beDense, mtp: false });
+  const prof = { dsa: profileBackend(be), dense: profileBackend(beDense) };
+  const cache = dsa.newCache();
+  const points: LongPoint[] = [];
+  const maxCtx = Math.max(...s.contexts);
+  for (const ctx of [...s.contexts].sort((a, b) => a - b)) {
+    // prefill chunks shrink with the context so dense stays within a few seconds per measurement
+    const chunk = ctx <= 4096 ? 64 : ctx <= 16384 ? 32 : 16;
+    fillCache(dsa, cache, ctx, s.fillReal, maxCtx - ctx + 64);
+    const chunkIds = randomIds(chunk, dsa.cfg.vocabSize, ctx);
+    const measure = (m: DeepSeekModel, which: 'dsa' | 'dense') => {
+      const ms: number[] = [];
+      let tok = chunkIds[0]!;
+      for (let i = 0; i <= s.steps; i++) {
+        if (i === 1) prof[which].reset(); // the first step warms up (and builds the absorbed weights)
+        const a = now();
+        const r = m.forward([tok], ctx, cache); // cuts the cache back to ctx first: every step at the same position
+        tok = argmax(r.logits);
+        if (i > 0) ms.push(now() - a);
+      }
+      const decodeOps: OpTimes = {};
+      for (const [k, v] of Object.entries(prof[which].ops)) decodeOps[k] = v / s.steps;
+      const a = now();
+      m.forward(chunkIds, ctx, cache, { logits: 'last' });
+      const prefillMsPerToken = (now() - a) / chunk;
+      return { decodeMs: median(ms), prefillMsPerToken, decodeOps };
+    };
+    const d = measure(dsa, 'dsa');
+    const n = measure(dense, 'dense');
+    points.push({ ctx, chunk, dsa: d, dense: n });
+    process.stderr.write(`  ctx ${ctx}: decode DSA ${d.decodeMs.toFixed(1)} ms, dense ${n.decodeMs.toFixed(1)} ms; prefill DSA ${d.prefillMsPerToken.toFixed(1)} ms/token, dense ${n.prefillMsPerToken.toFixed(1)} ms/token\n`);
+    cache.truncate(ctx);
+  }
+  await be.close();
+  await beDense.close();
+  return { points, peakRssMiB: peakRssMiB(), fillReal: s.fillReal };
+}
+
+// ---- parent: bytes per decode token --------------------------------------------------------------------
+
+/** Bytes a [N,K] weight occupies as dsv32 holds it: q8 = int8 rows padded to 32 + an fp32 scale per 32. */
+function dsvLinear(N: number, K: number, fmt: 'bf16' | 'f32' | 'q8'): number {
+  if (fmt === 'q8') { const Kp = Math.ceil(K / 32) * 32; return N * Kp + N * (Kp / 32) * 4; }
+  return N * K * (fmt === 'bf16' ? 2 : 4);
+}
+
+/**
+ * What one dsv32 decode token reads at position T: every weight it multiplies (the k routed experts chosen of
+ * each MoE layer, one embedding row; native = the checkpoint's bf16, plus the absorbed per-head W_UK/W_UV it
+ * builds in fp32) and the cache rows attention and the indexer read (FP8 latent + scales + fp32 RoPE key,
+ * FP8 indexer key + scale; no indexer scoring while T ≤ index_topk).
+ */
+export function dsv32DecodeBytes(cfg: ModelConfig, T: number, weights: 'native' | 'q8', dense: boolean): { weights: number; cache: number } {
+  const f = weights === 'q8' ? 'q8' : 'bf16';
+  const fa = weights === 'q8' ? 'q8' : 'f32';
+  const D = cfg.hiddenSize;
+  const H = cfg.numHeads;
+  const dqk = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
+  const rank = cfg.kvLoraRank;
+  let w = D * 2 + dsvLinear(cfg.vocabSize, D, f);
+  let c = 0;
+  for (let l = 0; l < cfg.numLayers; l++) {
+    w += cfg.qLoraRank !== null ? dsvLinear(cfg.qLoraRank, D, f) + dsvLinear(H * dqk, cfg.qLoraRank, f) : dsvLinear(H * dqk, D, f);
+    w += dsvLinear(rank + cfg.qkRopeHeadDim, D, f) + dsvLinear(D, H * cfg.vHeadDim, f);
+    w += H * (dsvLinear(rank, cfg.qkNopeHeadDim, fa) + dsvLinear(cfg.vHeadDim, rank, fa));
+    const ic = cfg.indexer;
+    if (ic) w += dsvLinear(ic.nHeads * ic.headDim, cfg.qLoraRank!, f) + dsvLinear(ic.headDim, D, f) + dsvLinear(ic.nHeads, D, f);
+    if (isMoeLayer(cfg, l)) {
+      const I = cfg.moeIntermediateSize;
+      w += dsvLinear(cfg.nRoutedExperts, D, f) + (cfg.expertsPerToken + cfg.nSharedExperts) * (2 * dsvLinear(I, D, f) + dsvLinear(D, I, f));
+    } else {
+      w += 2 * dsvLinear(cfg.intermediateSize, D, f) + dsvLinear(D, cfg.intermediateSize, f);
+    }
+    const row = rank + (rank / 128) * 4 + cfg.qkRopeHeadDim * 4;
+    const scored = ic && !dense && T > ic.topk;
+    c += scored ? T * (ic.headDim + 4) + ic.topk * row : T * row;
+  }
+  return { weights: w, cache: c };
+}
+
+/** The same for llama.cpp from its GGUF: tensor bytes (k of n experts, one embedding row) + its F16 KV rows. */
+export function llamaDecodeBytes(gguf: string, cfg: ModelConfig, T: number): { weights: number; cache: number } {
+  const h = readGgufHeader(gguf);
+  let w = 0;
+  for (const t of h.tensors) {
+    const b = ggmlTensorBytes(t.type as GgmlType, t.ne);
+    if (t.name === 'token_embd.weight') w += b / t.ne[1]!;
+    else if (t.name.includes('_exps.')) w += (b * cfg.expertsPerToken) / cfg.nRoutedExperts;
+    else w += b;
+  }
+  // K-only MLA cache (latent + RoPE key, F16); deepseek32 also reads its F16 indexer keys at every step
+  const ic = cfg.indexer;
+  const c = cfg.numLayers * (Math.min(T, ic ? ic.topk : T) * (cfg.kvLoraRank + cfg.qkRopeHeadDim) * 2 + (ic ? T * ic.headDim * 2 : 0));
+  return { weights: w, cache: c };
+}
+
+// ---- parent: orchestration --------------------------------------------------------------------------------
+
+function runChild<T>(spec: EngineSpec | LongSpec): Promise<T> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || !line) rej(new Error(`child ${spec.kind} exited ${code}${out ? `: ${out.slice(-500)}` : ''}`));
+      else res(JSON.parse(line.slice(7)) as T);
+    });
+  });
+}
+
+function machine(): { cpu: string; cores: number; node: string; llamaCpp: string } {
+  let cpu = cpus()[0]?.model ?? 'unknown';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    cpu = /model name\s*:\s*(.+)/.exec(info)?.[1]?.trim() ?? cpu;
+    const flags = /flags\s*:\s*(.+)/.exec(info)?.[1] ?? '';
+    const simd = ['avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile'].filter((f) => flags.split(' ').includes(f));
+    if (simd.length) cpu += ` (${simd.join(', ')})`;
+  } catch { /* not Linux */ }
+  let llamaCpp = 'not installed';
+  if (llamaCppInstalled()) {
+    const pkg = JSON.parse(readFileSync(join(benchDir, 'llamacpp', 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string };
+    const rel = JSON.parse(readFileSync(join(benchDir, 'llamacpp', 'node_modules', 'node-llama-cpp', 'llama', 'binariesGithubRelease.json'), 'utf8')) as { release: string };
+    llamaCpp = `node-llama-cpp ${pkg.version} (bundled llama.cpp release "${rel.release}", prebuilt CPU binaries)`;
+  }
+  return { cpu, cores: cpus().length, node: process.version, llamaCpp };
+}
+
+const load1 = () => loadavg()[0]!.toFixed(2);
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const mib = (x: number) => `${Math.round(x)} MiB`;
+const gb = (x: number) => `${(x / 1e9).toFixed(3)} GB`;
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const log = (s: string) => process.stderr.write(`${s}\n`);
+  const started = Date.now();
+  const loads: string[] = [load1()];
+  const m = machine();
+  const hasLlama = llamaCppInstalled();
+  log(`dsv32 end-to-end bench${a.quick ? ' (quick)' : ''}: ${m.cpu}, ${m.cores} cores, Node ${m.node}, load ${loads[0]}`);
+  if (!hasLlama) log('node-llama-cpp is not installed (npm run bench:setup): llama.cpp columns are skipped');
+
+  // models: the V3.2-shaped checkpoint, its dense twin (index_topk past any context) and the GGUF exports
+  const raw = benchConfig(a.quick);
+  const dsaDir = syntheticModel(a.quick ? 'bench-quick' : 'bench', raw, 'BF16', 1, log);
+  const denseDir = configVariant(dsaDir, a.quick ? 'bench-quick-dense' : 'bench-dense', (r) => { r.index_topk = 1 << 20; });
+  const cfg = loadConfig(dsaDir);
+  const ggufs = hasLlama ? { bf16: ggufOf(dsaDir, 'bf16', log), q8_0: ggufOf(dsaDir, 'q8_0', log) } : null;
+
+  let parity: ParityRow[] = [];
+  if (hasLlama && !a.skipParity) {
+    log('parity: llama.cpp vs dsv32 logits on the same weights');
+    parity = await runParity(a.threads, log);
+    writeFileSync(join(benchOut, 'parity.json'), JSON.stringify(parity, null, 2));
+  }
+
+  log('read bandwidth (1 GiB, wasm SIMD, 4 streams per thread)');
+  const bw = await measureReadBandwidth([1, a.threads]);
+  log(`  ${Object.entries(bw.gbPerS).map(([t, v]) => `${t} thread(s): ${f1(v)} GB/s`).join(', ')}`);
+  loads.push(load1());
+
+  // engines side by side, rounds interleaved so a noisy stretch hits all of them; best round kept
+  const specs: EngineSpec[] = [
+    { kind: 'engine', label: 'dsv32 q8', engine: 'dsv32', weights: 'q8', dir: dsaDir, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 },
+    ...(ggufs ? [{ kind: 'engine', label: 'llama.cpp Q8_0', engine: 'llamacpp', weights: 'q8', dir: dsaDir, gguf: ggufs.q8_0, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
+    { kind: 'engine', label: 'dsv32 native (bf16)', engine: 'dsv32', weights: 'native', dir: dsaDir, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 },
+    ...(ggufs ? [{ kind: 'engine', label: 'llama.cpp BF16', engine: 'llamacpp', weights: 'native', dir: dsaDir, gguf: ggufs.bf16, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
+  ];
+  const best = new Map<string, EngineResult>();
+  for (let r = 0; r < a.rounds; r++) {
+    for (const s of specs) {
+      log(`round ${r + 1}/${a.rounds}: ${s.label}`);
+      const res = await runChild<EngineResult>(s);
+      log(`  load ${f1(res.loadS)} s, prefill ${f1(res.prefillTokS)} tok/s, decode ${f1(res.decodeTokS)} tok/s (${f1(res.decodeMsPerToken)} ms), peak RSS ${mib(res.peakRssMiB)}`);
+      const prev = best.get(s.label);
+      best.set(s.label, prev ? {
+        ...res,
+        prefillTokS: Math.max(prev.prefillTokS, res.prefillTokS),
+        decodeMsPerToken: Math.min(prev.decodeMsPerToken, res.decodeMsPerToken),
+        decodeTokS: Math.max(prev.decodeTokS, res.decodeTokS),
+        decodeBestMs: Math.min(prev.decodeBestMs, res.decodeBestMs),
+        peakRssMiB: Math.max(prev.peakRssMiB, res.peakRssMiB),
+      } : res);
+      loads.push(load1());
+    }
+  }
+
+  let long: Awaited<ReturnType<typeof runLong>> | null = null;
+  if (!a.skipLong) {
+    log(`long context, dsv32 q8, dense vs DSA at ${a.contexts.join(', ')}`);
+    long = await runChild(({ kind: 'long', dsaDir, denseDir, weights: 'q8', contexts: a.contexts, fillReal: a.quick ? 256 : 1024, steps: a.quick ? 2 : 3, threads: a.threads }));
+    loads.push(load1());
+  }
+
+  // the default model, when its trainer has put it in place
+  const tinyDir = join(repoRoot, 'models', 'dsv32-tiny');
+  const tiny: EngineResult[] = [];
+  if (existsSync(join(tinyDir, 'config.json'))) {
+    const tg = hasLlama ? ggufOf(tinyDir, 'bf16', log) : null;
+    const tq = hasLlama ? ggufOf(tinyDir, 'q8_0', log) : null;
+    const tcfg = loadConfig(tinyDir);
+    const P = Math.min(a.prompt, tcfg.maxPositions - a.steps - 2);
+    const t: EngineSpec[] = [
+      { kind: 'engine', label: 'dsv32 q8', engine: 'dsv32', weights: 'q8', dir: tinyDir, prompt: P, steps: a.steps, threads: a.threads, reps: 2 },
+      ...(tq ? [{ kind: 'engine', label: 'llama.cpp Q8_0', engine: 'llamacpp', weights: 'q8', dir: tinyDir, gguf: tq, prompt: P, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
+      { kind: 'engine', label: 'dsv32 native', engine: 'dsv32', weights: 'native', dir: tinyDir, prompt: P, steps: a.steps, threads: a.threads, reps: 2 },
+      ...(tg ? [{ kind: 'engine', label: 'llama.cpp BF16', engine: 'llamacpp', weights: 'native', dir: tinyDir, gguf: tg, prompt: P, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
+    ];
+    for (const s of t) { log(`default model: ${s.label}`); tiny.push(await runChild<EngineResult>(s)); }
+  } else {
+    log(`default model not found at ${tinyDir}: skipped`);
+  }
+  loads.push(load1());
+
+  writeReports({ a, m, cfg, bw, best, ggufs, long, tiny, tinyPresent: tiny.length > 0, parity, loads, seconds: (Date.now() - started) / 1000 });
+  log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+}
+
+// ---- parent: reports ----------------------------------------------------------------------------------------
+
+interface Report {
+  a: Args;
+  m: ReturnType<typeof machine>;
+  cfg: ModelConfig;
+  bw: Awaited<ReturnType<typeof measureReadBandwidth>>;
+  best: Map<string, EngineResult>;
+  ggufs: { bf16: string; q8_0: string } | null;
+  long: Awaited<ReturnType<typeof runLong>> | null;
+  tiny: EngineResult[];
+  tinyPresent: boolean;
+  parity: ParityRow[];
+  loads: string[];
+  seconds: number;
+}
+
+function writeReports(r: Report): void {
+  const { a, cfg, bw } = r;
+  const BW = bw.gbPerS[a.threads]! * 1e9;
+  const ctx = a.prompt;
+  const roofOf = (label: string, res: EngineResult) => {
+    const b = label.startsWith('dsv32')
+      ? dsv32DecodeBytes(cfg, ctx, label.includes('q8') ? 'q8' : 'native', false)
+      : llamaDecodeBytes(label.includes('Q8_0') ? r.ggufs!.q8_0 : r.ggufs!.bf16, cfg, ctx);
+    const bytes = b.weights + b.cache;
+    return { bytes, fraction: bytes / BW / (res.decodeMsPerToken / 1000) };
+  };
+  const rows = [...r.best.entries()];
+  const get = (l: string) => r.best.get(l);
+  const q = get('dsv32 q8');
+  const lq = get('llama.cpp Q8_0');
+  const n = get('dsv32 native (bf16)');
+  const lb = get('llama.cpp BF16');
+  const ratio = (x: number | undefined, y: number | undefined) => (x && y ? x / y : null);
+  const roofQ = q ? roofOf('dsv32 q8', q) : null;
+  const p = countParams(cfg);
+
+  // plot: ms/token against context, dense vs DSA, decode and prefill
+  let svg = false;
+  if (r.long) {
+    const pts = r.long.points;
+    const xs = pts.map((x) => Math.log2(x.ctx));
+    const fmtCtx = (v: number) => { const c = 2 ** v; return c >= 1024 ? `${Math.round(c / 1024)}K` : `${Math.round(c)}`; };
+    const panel = (title: string, pick: (x: LongPoint, w: 'dsa' | 'dense') => number) => ({
+      title, xLabel: 'context (tokens, log scale)', yLabel: 'ms per token', yScale: 'log' as const,
+      xTicks: xs, xFormat: fmtCtx,
+      series: [
+        { name: 'dense (index_topk ≥ context)', points: pts.map((x, i) => [xs[i]!, pick(x, 'dense')] as const) },
+        { name: 'DSA (top-2048)', points: pts.map((x, i) => [xs[i]!, pick(x, 'dsa')] as const) },
+      ],
+    });
+    writeFileSync(join(benchDir, 'e2e.svg'), renderSvg({
+      title: `dsv32 q8, ${a.threads} threads: ms per token vs context (V3.2-shaped synthetic model)`,
+      panels: [panel('decode (one token at the context)', (x, w) => x[w].decodeMs), panel('prefill (a chunk at the context)', (x, w) => x[w].prefillMsPerToken)],
+    }));
+    svg = true;
+  }
+
+  const json = {
+    decode: { dsv32_tok_s: q?.decodeTokS ?? null, llamacpp_tok_s: lq?.decodeTokS ?? null, ratio: ratio(q?.decodeTokS, lq?.decodeTokS), weights: 'dsv32 q8 (int8 per 32, fp32 scales) vs llama.cpp Q8_0', context: ctx,
+      bf16: { dsv32_tok_s: n?.decodeTokS ?? null, llamacpp_tok_s: lb?.decodeTokS ?? null, ratio: ratio(n?.decodeTokS, lb?.decodeTokS) } },
+    prefill: { dsv32_tok_s: q?.prefillTokS ?? null, llamacpp_tok_s: lq?.prefillTokS ?? null, ratio: ratio(q?.prefillTokS, lq?.prefillTokS), prompt_tokens: ctx,
+      bf16: { dsv32_tok_s: n?.prefillTokS ?? null, llamacpp_tok_s: lb?.prefillTokS ?? null, ratio: ratio(n?.prefillTokS, lb?.prefillTokS) } },
+    long_context: (r.long?.points ?? []).map((x) => ({
+      ctx: x.ctx, dense_ms_per_token: x.dense.decodeMs, dsa_ms_per_token: x.dsa.decodeMs,
+      dense_prefill_ms_per_token: x.dense.prefillMsPerToken, dsa_prefill_ms_per_token: x.dsa.prefillMsPerToken, prefill_chunk: x.chunk,
+      decode_speedup: x.dense.decodeMs / x.dsa.decodeMs, prefill_speedup: x.dense.prefillMsPerToken / x.dsa.prefillMsPerToken,
+    })),
+    roofline_fraction: roofQ?.fraction ?? null,
+    roofline: {
+      read_bandwidth_gb_s: bw.gbPerS, decode_bytes_per_token: roofQ?.bytes ?? null,
+      engines: Object.fromEntries(rows.map(([l, res]) => { const x = r.ggufs || l.startsWith('dsv32') ? roofOf(l, res) : null; return [l, x && { bytes_per_token: x.bytes, fraction: x.fraction }]; })),
+    },
+    peak_rss_mib: Object.fromEntries(rows.map(([l, res]) => [l, res.peakRssMiB])),
+    long_context_peak_rss_mib: r.long?.peakRssMiB ?? null,
+    engines: Object.fromEntries(rows),
+    default_model: r.tinyPresent ? r.tiny : 'models/dsv32-tiny absent when the bench ran',
+    parity: r.parity,
+    model: { config: cfg.raw, params_total: p.total, params_activated: p.activated },
+    machine: { ...r.m, load_average: r.loads, threads: a.threads },
+    command: `npm run bench${a.quick ? ' -- --quick' : ''}`,
+    seconds: r.seconds,
+  };
+  writeFileSync(join(benchDir, 'results.json'), JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(join(benchDir, 'RESULTS.md'), spliceSection(readFileSync(join(benchDir, 'RESULTS.md'), 'utf8'), markdown(r, json, svg, roofOf)));
+}
+
+function markdown(r: Report, json: Record<string, unknown> & { long_context: { ctx: number; dense_ms_per_token: number; dsa_ms_per_token: number; dense_prefill_ms_per_token: number; dsa_prefill_ms_per_token: number; prefill_chunk: number; decode_speedup: number; prefill_speedup: number }[] },
+  svg: boolean, roofOf: (l: string, res: EngineResult) => { bytes: number; fraction: number }): string {
+  const { a, cfg, bw, m } = r;
+  const p = countParams(cfg);
+  const L: string[] = [];
+  L.push('## End to end', '');
+  L.push(`Command: \`npm run bench${a.quick ? ' -- --quick' : ''}\` (\`bench/run.ts\`; \`npm run bench:setup\` once installs llama.cpp into bench/llamacpp/). ` +
+    `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.llamaCpp}. Load average during the run: ${r.loads.join(' → ')} ` +
+    '(a model training job shares the two cores: expect ±20–30 %). Both engines use ' +
+    `${a.threads} threads; each engine runs in its own process (peak RSS is its own); ${a.rounds} interleaved round(s), best kept. Whole run: ${(r.seconds / 60).toFixed(1)} min.`, '');
+  L.push(`Model: a random V3.2-shaped checkpoint (\`benchConfig\` in bench/run.ts): ${cfg.numLayers} layers (${cfg.firstKDense} dense, ${cfg.numLayers - cfg.firstKDense} MoE with ` +
+    `${cfg.nRoutedExperts} routed experts, ${cfg.expertsPerToken} active, ${cfg.nSharedExperts} shared, groups ${cfg.nGroup}/${cfg.topkGroup}), hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, ` +
+    `MLA latent ${cfg.kvLoraRank} + RoPE ${cfg.qkRopeHeadDim}, indexer ${cfg.indexer?.nHeads}×${cfg.indexer?.headDim} top-${cfg.indexer?.topk}, vocabulary ${cfg.vocabSize}; ` +
+    `${(p.total / 1e9).toFixed(2)}B parameters, ${(p.activated / 1e9).toFixed(2)}B activated per token; stored BF16. llama.cpp runs \`dsv32 export-gguf\` ` +
+    'of this checkpoint (architecture `deepseek32`, i.e. with its lightning indexer) in BF16 and Q8_0; dsv32 runs the safetensors with `--weights native` (bf16 as stored) and `--weights q8` ' +
+    '(int8 per 32 with fp32 scales, repacked at load). Same weights, same precision class per pair.', '');
+
+  L.push('### Decode and prefill, dsv32 vs llama.cpp', '');
+  L.push(`Prefill: a ${a.prompt}-token prompt from position 0 (best of 2), logits for the last token. Decode: ${a.steps} greedy tokens after it (median ms, lm_head and argmax/sampling included), context ≈ ${a.prompt}.`, '');
+  L.push('| engine | weights | prefill tok/s | decode tok/s | decode ms/token | bytes read per decode token | roofline fraction | load s | peak RSS |', '|---|---|---|---|---|---|---|---|---|');
+  for (const [l, res] of r.best) {
+    const x = r.ggufs || l.startsWith('dsv32') ? roofOf(l, res) : null;
+    const w = l.includes('Q8_0') ? 'Q8_0 GGUF' : l.includes('BF16') ? 'BF16 GGUF' : l.includes('q8') ? 'q8 (repacked)' : 'bf16 (as stored)';
+    L.push(`| ${l} | ${w} | ${f1(res.prefillTokS)} | ${f1(res.decodeTokS)} | ${f1(res.decodeMsPerToken)} | ${x ? gb(x.bytes) : '—'} | ${x ? `${Math.round(100 * x.fraction)} %` : '—'} | ${f1(res.loadS)} | ${mib(res.peakRssMiB)} |`);
+  }
+  const d = json.decode as { ratio: number | null; bf16: { ratio: number | null } };
+  const pf = json.prefill as { ratio: number | null; bf16: { ratio: number | null } };
+  L.push('');
+  L.push(`Ratios dsv32 / llama.cpp — decode: q8 ${d.ratio ? f2(d.ratio) : '—'}×, bf16 ${d.bf16.ratio ? f2(d.bf16.ratio) : '—'}×; prefill: q8 ${pf.ratio ? f2(pf.ratio) : '—'}×, bf16 ${pf.bf16.ratio ? f2(pf.bf16.ratio) : '—'}×.`, '');
+  L.push(`Roofline: read bandwidth measured in this run (bench/llamacpp/bandwidth.ts: SIMD loads over 1 GiB, 4 streams per thread) ` +
+    `${Object.entries(bw.gbPerS).map(([t, v]) => `${f1(v)} GB/s on ${t} thread${t === '1' ? '' : 's'}`).join(', ')}. Bytes read per decode token = the weights the token multiplies ` +
+    '(k of n experts, one embedding row, lm_head; dsv32 native also reads the per-head absorbed W_UK/W_UV it keeps in fp32) + the cache rows attention reads; ' +
+    `roofline fraction = (bytes / ${f1(bw.gbPerS[a.threads]!)} GB/s) / measured ms per token.`, '');
+
+  if (r.long) {
+    L.push('### Long context: dense vs DSA (dsv32 q8)', '');
+    L.push(`Dense = the same checkpoint with \`index_topk\` ≥ context (the indexer selects every key and skips scoring); DSA = top-${cfg.indexer?.topk}. ` +
+      `The cache is filled by prefilling ${r.long.fillReal} random tokens for real and repeating those rows up to the context (a real 64K prefill takes hours on two cores; ` +
+      'attention cost does not depend on the rows\' contents). Decode: median of a few steps at exactly that position. Prefill: ms per token of one chunk appended at that position ' +
+      '(chunk size in the table), not of a whole prompt.', '');
+    L.push('| context | decode dense ms | decode DSA ms | DSA speedup | prefill dense ms/token | prefill DSA ms/token | DSA speedup | chunk |', '|---|---|---|---|---|---|---|---|');
+    for (const x of json.long_context) {
+      L.push(`| ${x.ctx} | ${f1(x.dense_ms_per_token)} | ${f1(x.dsa_ms_per_token)} | ${f2(x.decode_speedup)}× | ${f1(x.dense_prefill_ms_per_token)} | ${f1(x.dsa_prefill_ms_per_token)} | ${f2(x.prefill_speedup)}× | ${x.prefill_chunk} |`);
+    }
+    L.push('');
+    if (svg) L.push('![ms per token vs context, dense vs DSA](e2e.svg)', '');
+    L.push('Where decode time goes (ms per token, backend calls timed in the bench process):', '');
+    const ops = ['matmul', 'indexerScores', 'topk', 'latentAttention', 'rmsNorm', 'layerNorm'];
+    L.push(`| context | attention | ${ops.join(' | ')} | rest (JS: RoPE, Hadamard, FP8 quantisation, routing, copies) | total |`, `|---|---|${ops.map(() => '---|').join('')}---|---|`);
+    for (const x of r.long.points) {
+      for (const w of ['dense', 'dsa'] as const) {
+        const o = x[w].decodeOps;
+        const sum = ops.reduce((s, k) => s + (o[k] ?? 0), 0);
+        L.push(`| ${x.ctx} | ${w} | ${ops.map((k) => f1(o[k] ?? 0)).join(' | ')} | ${f1(Math.max(0, x[w].decodeMs - sum))} | ${f1(x[w].decodeMs)} |`);
+      }
+    }
+    L.push('', `Peak RSS of the long-context process (both models loaded, cache reserved for the largest context): ${mib(r.long.peakRssMiB)}.`, '');
+  }
+
+  L.push('### Default model (models/dsv32-tiny)', '');
+  if (!r.tinyPresent) L.push('Not present when this run happened (it is being trained); rerun `npm run bench` once it is in place.', '');
+  else {
+    L.push('| engine | prefill tok/s | decode tok/s | peak RSS |', '|---|---|---|---|');
+    for (const t of r.tiny) L.push(`| ${t.label} | ${f1(t.prefillTokS)} | ${f1(t.decodeTokS)} | ${mib(t.peakRssMiB)} |`);
+    L.push('');
+  }
+
+  if (r.parity.length) {
+    L.push('### Parity: llama.cpp runs the same weights', '');
+    L.push('`node --import tsx bench/llamacpp-parity.ts` (also part of this run): GGUF from `dsv32 export-gguf`, llama.cpp on CPU with an F32 KV cache, the same prompt ids.', '');
+    L.push(parityMarkdown(r.parity), '');
+  }
+  return L.join('\n');
+}
+
+/** Replaces the "## End to end" section (up to the next "## " heading) or appends it. */
+function spliceSection(doc: string, section: string): string {
+  const start = doc.indexOf('\n## End to end');
+  if (start < 0) return doc.replace(/\n*$/, '\n\n') + section + '\n';
+  const next = doc.indexOf('\n## ', start + 1);
+  return doc.slice(0, start + 1) + section + (next < 0 ? '\n' : '\n' + doc.slice(next + 1));
+}
+
+// ---- entry ----------------------------------------------------------------------------------------------------
+
+const childArg = process.argv.indexOf('--child');
+if (childArg >= 0) {
+  const spec = JSON.parse(process.argv[childArg + 1]!) as EngineSpec | LongSpec;
+  const res = spec.kind === 'engine' ? await runEngine(spec) : await runLong(spec);
+  process.stdout.write(`RESULT ${JSON.stringify(res)}\n`);
+  process.exit(0);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
+  await main();
+}
