@@ -9,7 +9,8 @@ import { registerChat } from './chat.js';
 import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
+import { registerExportGguf } from './export-gguf.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan, registerGenerate, registerChat, registerServe, registerTrain, registerEval];
+export const commands: RegisterCommand[] = [registerLogits, registerInspect, registerEncode, registerPlan, registerGenerate, registerChat, registerServe, registerTrain, registerEval, registerExportGguf];
