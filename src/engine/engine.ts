@@ -213,7 +213,7 @@ export class Engine {
     }
     let results;
     try {
-      results = this.model.forwardBatch(items);
+      results = this.model.forwardBatch(items, { reuseOutputs: true }); // views: consumed within this step
     } catch (e) {
       for (const p of plan) { p.seq.finish('error', (e as Error).message); p.seq.cache.release(); }
       this.active = [];

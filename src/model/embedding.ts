@@ -8,9 +8,9 @@ export class Embedding {
   get vocabSize(): number { return this.table.shape[0]!; }
   get dim(): number { return this.table.shape[1]!; }
 
-  lookup(tokens: ArrayLike<number>): Float32Array {
+  lookup(tokens: ArrayLike<number>, into?: Float32Array): Float32Array {
     const D = this.dim;
-    const out = new Float32Array(tokens.length * D);
+    const out = into ?? new Float32Array(tokens.length * D);
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i]!;
       if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) throw new RangeError(`token id ${t} at index ${i} is outside the vocabulary [0, ${this.vocabSize})`);

@@ -8,6 +8,7 @@ import type { Segment } from './cache.js';
 import type { IndexerConfig, ModelConfig } from './config.js';
 import type { Rope } from './rope.js';
 import type { WeightLoader } from './weights.js';
+import type { Workspace } from './workspace.js';
 
 /** In-place Walsh–Hadamard transform (Sylvester order, H[i][j] = (−1)^popcount(i&j)) of x[off..off+n), times `scale`. */
 export function hadamard(x: Float32Array, off: number, n: number, scale: number): void {
@@ -34,8 +35,10 @@ export class Indexer {
   readonly kNormB: Float32Array;
   readonly weightsProj: Linear;
   readonly ic: IndexerConfig;
+  /** the selection array handed out by forward (valid until the next call) */
+  private readonly sel: Selection = [];
 
-  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope) {
+  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope, private readonly ws: Workspace) {
     const ic = cfg.indexer!;
     this.ic = ic;
     // the indexer makes discrete top-k choices: keep its weights exact under lossy repacks
@@ -55,10 +58,12 @@ export class Indexer {
   forward(be: Backend, x: Float32Array, qr: Float32Array, N: number, segs: readonly Segment[]): Selection {
     const { nHeads: H, headDim: D, topk } = this.ic;
     const hscale = D ** -0.5;
-    const scale = new Float32Array(1);
+    const ws = this.ws;
+    const scale = ws.f32('idx.scale', 1);
 
     // keys: wk → LayerNorm → RoPE(half-split) on the rope dims → Hadamard → FP8 (one scale per token) → cache
-    const k = be.layerNorm(be.matmul(x, N, this.wk), N, D, this.kNormW, this.kNormB, 1e-6);
+    const k = ws.f32('idx.k', N * D);
+    be.layerNorm(be.matmul(x, N, this.wk, k), N, D, this.kNormW, this.kNormB, 1e-6, k);
     for (const g of segs) {
       for (let s = 0; s < g.S; s++) {
         const pos = g.P + s;
@@ -71,9 +76,9 @@ export class Indexer {
     }
 
     // queries: wq_b(qr) → RoPE per head → Hadamard → FP8 per head
-    const q = be.matmul(qr, N, this.wqB);
-    const qScale = new Float32Array(N * H);
-    const qCodes = new Uint8Array(N * H * D);
+    const q = be.matmul(qr, N, this.wqB, ws.f32('idx.q', N * H * D));
+    const qScale = ws.f32('idx.qscale', N * H);
+    const qCodes = ws.u8('idx.qcodes', N * H * D);
     for (const g of segs) {
       for (let s = 0; s < g.S; s++) {
         const r = g.row + s;
@@ -86,23 +91,25 @@ export class Indexer {
         }
       }
     }
-    const qDec = new Float32Array(N * H * D);
+    const qDec = ws.f32('idx.qdec', N * H * D);
     for (let i = 0; i < qDec.length; i++) qDec[i] = E4M3_TABLE[qCodes[i]!]!;
 
     // head weights in fp32 from the un-rotated hidden state
-    const w = be.matmul(x, N, this.weightsProj);
+    const w = be.matmul(x, N, this.weightsProj, ws.f32('idx.w', N * H));
     const headScale = H ** -0.5;
-    const sel: Selection = new Array<Int32Array | null>(N).fill(null);
-    const ws = new Float32Array(H);
+    const sel = this.sel;
+    sel.length = N;
+    sel.fill(null);
+    const wh = ws.f32('idx.wh', H);
     for (const g of segs) {
       for (let s = 0; s < g.S; s++) {
         const r = g.row + s;
         const T = g.P + s + 1; // causal keys of this query
         if (T <= topk) continue; // everything is selected; the cache is filled all the same
-        for (let h = 0; h < H; h++) ws[h] = w[r * H + h]! * headScale * qScale[r * H + h]! * hscale;
-        const scores = new Float32Array(T);
-        be.indexerScores(qDec.subarray(r * H * D, (r + 1) * H * D), ws, H, g.cache, T, scores);
-        const idx = new Int32Array(topk);
+        for (let h = 0; h < H; h++) wh[h] = w[r * H + h]! * headScale * qScale[r * H + h]! * hscale;
+        const scores = ws.f32('idx.scores', T);
+        be.indexerScores(qDec.subarray(r * H * D, (r + 1) * H * D), wh, H, g.cache, T, scores);
+        const idx = ws.i32(`idx.sel${r}`, topk); // one per row of the batch: all rows' selections live at once
         be.topk(scores, T, topk, idx);
         sel[r] = idx;
       }

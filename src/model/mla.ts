@@ -7,11 +7,12 @@
 import { fp8RoundTripInPlace } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
 import { type Backend, type Linear, readLatent } from '../kernels/backend.js';
-import type { LayerCache, Segment } from './cache.js';
+import type { Segment } from './cache.js';
 import type { ModelConfig } from './config.js';
 import { Indexer, type Selection } from './indexer.js';
 import { mlaSoftmaxScale, type Rope } from './rope.js';
 import type { WeightLoader } from './weights.js';
+import type { Workspace } from './workspace.js';
 
 export type AttentionPath = 'auto' | 'mha' | 'absorbed';
 
@@ -35,7 +36,7 @@ export class MLA {
   readonly scale: number;
   private absorbed: { uk: Linear[]; uv: Linear[] } | null = null;
 
-  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope) {
+  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope, private readonly ws: Workspace) {
     const H = cfg.numHeads;
     const dqk = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
     if (cfg.qLoraRank !== null) {
@@ -51,7 +52,7 @@ export class MLA {
     this.kvNorm = ld.vector(`${prefix}.kv_a_layernorm.weight`, cfg.kvLoraRank);
     this.wkvB = ld.linear(`${prefix}.kv_b_proj`, H * (cfg.qkNopeHeadDim + cfg.vHeadDim), cfg.kvLoraRank);
     this.wo = ld.linear(`${prefix}.o_proj`, cfg.hiddenSize, H * cfg.vHeadDim);
-    this.indexer = cfg.indexer ? new Indexer(ld, `${prefix}.indexer`, cfg, rope) : null;
+    this.indexer = cfg.indexer ? new Indexer(ld, `${prefix}.indexer`, cfg, rope, ws) : null;
     this.scale = mlaSoftmaxScale(cfg);
   }
 
@@ -68,24 +69,26 @@ export class MLA {
     const R = cfg.qkRopeHeadDim;
     const dqk = nope + R;
     const rank = cfg.kvLoraRank;
+    const ws = this.ws;
     for (const g of segs) g.cache.ensure(g.P + g.S);
 
     // queries
     let qr: Float32Array | null = null;
-    let q: Float32Array;
+    const q = ws.f32('mla.q', N * H * dqk);
     if (this.wqA) {
-      qr = be.rmsNorm(be.matmul(x, N, this.wqA), N, cfg.qLoraRank!, this.qNorm!, cfg.rmsNormEps);
-      q = be.matmul(qr, N, this.wqB);
+      const cq = be.matmul(x, N, this.wqA, ws.f32('mla.cq', N * cfg.qLoraRank!));
+      qr = be.rmsNorm(cq, N, cfg.qLoraRank!, this.qNorm!, cfg.rmsNormEps, ws.f32('mla.qr', N * cfg.qLoraRank!));
+      be.matmul(qr, N, this.wqB, q);
     } else {
-      q = be.matmul(x, N, this.wqB);
+      be.matmul(x, N, this.wqB, q);
     }
     for (const g of segs) {
       for (let s = 0; s < g.S; s++) for (let h = 0; h < H; h++) this.rope.interleaved(q, ((g.row + s) * H + h) * dqk + nope, g.P + s);
     }
 
     // keys/values: one latent + one shared RoPE key per token, straight into the cache
-    const kv = be.matmul(x, N, this.wkvA);
-    const lat = new Float32Array(N * rank);
+    const kv = be.matmul(x, N, this.wkvA, ws.f32('mla.kv', N * (rank + R)));
+    const lat = ws.f32('mla.lat', N * rank);
     for (let r = 0; r < N; r++) lat.set(kv.subarray(r * (rank + R), r * (rank + R) + rank), r * rank);
     be.rmsNorm(lat, N, rank, this.kvNorm, cfg.rmsNormEps, lat);
     for (const g of segs) {
@@ -107,23 +110,23 @@ export class MLA {
     }
 
     // DSA: which keys each query may see
-    const sel: Selection = this.indexer ? this.indexer.forward(be, x, qr!, N, segs) : new Array<null>(N).fill(null);
-    if (onSelect) for (let r = 0; r < N; r++) onSelect(r, sel[r]!);
+    const sel: Selection | null = this.indexer ? this.indexer.forward(be, x, qr!, N, segs) : null;
+    if (onSelect) for (let r = 0; r < N; r++) onSelect(r, sel ? sel[r]! : null);
 
-    const out = new Float32Array(N * H * cfg.vHeadDim);
+    const out = ws.f32('mla.out', N * H * cfg.vHeadDim);
     for (const g of segs) {
       const usePath = path === 'auto' ? autoPath(g.S, g.P) : path;
       const qs = q.subarray(g.row * H * dqk, (g.row + g.S) * H * dqk);
       const os = out.subarray(g.row * H * cfg.vHeadDim, (g.row + g.S) * H * cfg.vHeadDim);
-      const ss = sel.slice(g.row, g.row + g.S);
-      if (usePath === 'mha') this.attendMHA(be, qs, g.S, g.P, g.cache, ss, os);
-      else this.attendAbsorbed(be, qs, g.S, g.P, g.cache, ss, os);
+      if (usePath === 'mha') this.attendMHA(be, qs, g, sel, os);
+      else this.attendAbsorbed(be, qs, g, sel, os);
     }
-    return be.matmul(out, N, this.wo);
+    return be.matmul(out, N, this.wo, ws.f32('mla.o', N * cfg.hiddenSize));
   }
 
   /** Expands all T = P+S cached latents to per-head keys and values, then causal (+DSA) attention. */
-  private attendMHA(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection, out: Float32Array): void {
+  private attendMHA(be: Backend, q: Float32Array, g: Segment, sel: Selection | null, out: Float32Array): void {
+    const { S, P, cache } = g;
     const cfg = this.cfg;
     const H = cfg.numHeads;
     const nope = cfg.qkNopeHeadDim;
@@ -132,11 +135,12 @@ export class MLA {
     const dqk = nope + R;
     const rank = cfg.kvLoraRank;
     const T = P + S;
-    const lat = new Float32Array(T * rank);
+    const ws = this.ws;
+    const lat = ws.f32('mha.lat', T * rank);
     for (let t = 0; t < T; t++) readLatent(cache, t, lat.subarray(t * rank, (t + 1) * rank));
-    const kvb = be.matmul(lat, T, this.wkvB); // [T, H, nope+dv]
-    const k = new Float32Array(T * H * dqk);
-    const v = new Float32Array(T * H * dv);
+    const kvb = be.matmul(lat, T, this.wkvB, ws.f32('mha.kvb', T * H * (nope + dv))); // [T, H, nope+dv]
+    const k = ws.f32('mha.k', T * H * dqk);
+    const v = ws.f32('mha.v', T * H * dv);
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < H; h++) {
         const src = (t * H + h) * (nope + dv);
@@ -145,11 +149,12 @@ export class MLA {
         v.set(kvb.subarray(src + nope, src + nope + dv), (t * H + h) * dv);
       }
     }
-    be.mhaAttention(q, k, v, S, T, P, H, dqk, dv, this.scale, sel, out);
+    be.mhaAttention(q, k, v, S, T, P, H, dqk, dv, this.scale, sel ? sel.slice(g.row, g.row + S) : null, out);
   }
 
   /** Weight absorption: q̃_h = q_nope_h·W_UK_h, attention over latents, o_h = u_h·W_UV_hᵀ. */
-  private attendAbsorbed(be: Backend, q: Float32Array, S: number, P: number, cache: LayerCache, sel: Selection, out: Float32Array): void {
+  private attendAbsorbed(be: Backend, q: Float32Array, g: Segment, sel: Selection | null, out: Float32Array): void {
+    const { S, P, cache } = g;
     const cfg = this.cfg;
     const H = cfg.numHeads;
     const nope = cfg.qkNopeHeadDim;
@@ -158,16 +163,16 @@ export class MLA {
     const dqk = nope + R;
     const rank = cfg.kvLoraRank;
     const { uk, uv } = this.absorbedWeights(be);
-    const qLat = new Float32Array(H * rank);
-    const qPe = new Float32Array(H * R);
-    const u = new Float32Array(H * rank);
+    const qLat = this.ws.f32('abs.qlat', H * rank);
+    const qPe = this.ws.f32('abs.qpe', H * R);
+    const u = this.ws.f32('abs.u', H * rank);
     for (let s = 0; s < S; s++) {
       for (let h = 0; h < H; h++) {
         const qo = (s * H + h) * dqk;
         be.matmul(q.subarray(qo, qo + nope), 1, uk[h]!, qLat.subarray(h * rank, (h + 1) * rank));
         qPe.set(q.subarray(qo + nope, qo + dqk), h * R);
       }
-      const si = sel[s] ?? null;
+      const si = sel ? sel[g.row + s]! : null;
       be.latentAttention(qLat, qPe, H, cache, P + s + 1, si, si ? si.length : 0, this.scale, u);
       for (let h = 0; h < H; h++) be.matmul(u.subarray(h * rank, (h + 1) * rank), 1, uv[h]!, out.subarray((s * H + h) * dv, (s * H + h + 1) * dv));
     }

@@ -12,6 +12,7 @@ import type { AttentionPath } from './mla.js';
 import { MTPLayer } from './mtp.js';
 import { Rope } from './rope.js';
 import { type TensorSource, WeightLoader } from './weights.js';
+import { Workspace } from './workspace.js';
 
 export interface LoadOptions {
   backend?: Backend;
@@ -26,6 +27,11 @@ export interface ForwardOptions {
   logits?: 'last' | 'all' | 'none';
   path?: AttentionPath;
   hooks?: ForwardHooks;
+  /**
+   * Return views of the model's scratch buffers instead of fresh arrays: no allocation per token, but the
+   * results are only valid until the next forward (the engine uses them at once).
+   */
+  reuseOutputs?: boolean;
 }
 
 export interface ForwardResult {
@@ -44,20 +50,23 @@ export class DeepSeekModel {
   readonly mtp: MTPLayer[];
   /** tensors of the checkpoint the model did not use (reported by `inspect`) */
   readonly unused: string[];
+  /** scratch buffers shared by all layers: forwards run one at a time */
+  private readonly ws = new Workspace();
 
   constructor(readonly cfg: ModelConfig, src: TensorSource & { names?(): string[] }, readonly backend: Backend,
     opts: Omit<LoadOptions, 'backend'> = {}) {
     const total = src.names ? src.names().length : 0;
     const ld = new WeightLoader(src, backend, cfg, opts.onProgress ? (n) => opts.onProgress!(n, total) : undefined);
+    const ws = this.ws;
     this.rope = new Rope(cfg.qkRopeHeadDim, cfg.ropeTheta, cfg.ropeScaling);
     this.embed = new Embedding(ld.raw('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize]));
-    this.layers = Array.from({ length: cfg.numLayers }, (_, l) => new Block(ld, l, cfg, this.rope));
+    this.layers = Array.from({ length: cfg.numLayers }, (_, l) => new Block(ld, l, cfg, this.rope, ws));
     this.norm = ld.vector('model.norm.weight', cfg.hiddenSize);
     this.head = cfg.tieWordEmbeddings && !src.has('lm_head.weight')
       ? backend.linear('lm_head.weight', this.embed.table, undefined, false)
       : ld.linearF32('lm_head', cfg.vocabSize, cfg.hiddenSize);
     const wantMtp = (opts.mtp ?? true) && cfg.numMtpLayers > 0 && src.has(`model.layers.${cfg.numLayers}.eh_proj.weight`);
-    this.mtp = wantMtp ? Array.from({ length: cfg.numMtpLayers }, (_, i) => new MTPLayer(ld, i, cfg, this.rope, this.embed, this.head)) : [];
+    this.mtp = wantMtp ? Array.from({ length: cfg.numMtpLayers }, (_, i) => new MTPLayer(ld, i, cfg, this.rope, this.embed, this.head, ws)) : [];
     this.unused = src.names ? src.names().filter((n) => !ld.used.has(n)) : [];
   }
 
@@ -101,8 +110,9 @@ export class DeepSeekModel {
       }
       N += S;
     }
-    if (new Set(items.map((i) => i.cache)).size !== items.length) throw new Error('each batch item needs its own cache');
-    const tokens = new Int32Array(N);
+    if (items.length > 1 && new Set(items.map((i) => i.cache)).size !== items.length) throw new Error('each batch item needs its own cache');
+    const ws = this.ws;
+    const tokens = ws.i32('model.tokens', N);
     let row = 0;
     const rows: number[] = [];
     for (const it of items) {
@@ -110,16 +120,17 @@ export class DeepSeekModel {
       for (let i = 0; i < it.tokens.length; i++) tokens[row + i] = it.tokens[i]!;
       row += it.tokens.length;
     }
-    const h = this.embed.lookup(tokens); // validates ids before any cache is touched
+    const h = this.embed.lookup(tokens, ws.f32('model.h', N * D)); // validates ids before any cache is touched
     for (const it of items) if (it.startPos < it.cache.length) it.cache.truncate(it.startPos);
     const be = this.backend;
     const path = opts.path ?? 'auto';
+    const segs = items.map((it, i) => ({ row: rows[i]!, S: it.tokens.length, P: it.startPos, cache: it.cache.layers[0]! }));
     for (let l = 0; l < this.layers.length; l++) {
-      const segs = items.map((it, i) => ({ row: rows[i]!, S: it.tokens.length, P: it.startPos, cache: it.cache.layers[l]! }));
+      for (let i = 0; i < items.length; i++) segs[i]!.cache = items[i]!.cache.layers[l]!;
       this.layers[l]!.forward(be, h, N, segs, path, opts.hooks);
     }
     for (const it of items) it.cache.length = it.startPos + it.tokens.length;
-    const hidden = be.rmsNorm(h, N, D, this.norm, this.cfg.rmsNormEps);
+    const hidden = be.rmsNorm(h, N, D, this.norm, this.cfg.rmsNormEps, ws.f32('model.hidden', N * D));
     const V = this.cfg.vocabSize;
     const whichOf = (it: BatchItem) => it.logits ?? opts.logits ?? 'last';
     // one head matmul over every row that needs logits
@@ -129,19 +140,20 @@ export class DeepSeekModel {
       if (which === 'all') for (let s = 0; s < it.tokens.length; s++) want.push(rows[i]! + s);
       else if (which === 'last') want.push(rows[i]! + it.tokens.length - 1);
     });
-    let allLogits: Float32Array = new Float32Array(0);
+    let allLogits: Float32Array = ws.f32('model.logits', 0);
     if (want.length) {
-      const x = new Float32Array(want.length * D);
-      want.forEach((r, j) => x.set(hidden.subarray(r * D, (r + 1) * D), j * D));
-      allLogits = be.matmul(x, want.length, this.head);
+      const x = want.length === N ? hidden : ws.f32('model.headin', want.length * D);
+      if (x !== hidden) want.forEach((r, j) => x.set(hidden.subarray(r * D, (r + 1) * D), j * D));
+      allLogits = be.matmul(x, want.length, this.head, ws.f32('model.logits', want.length * V));
     }
+    const take = (a: Float32Array, from: number, to: number) => (opts.reuseOutputs ? a.subarray(from, to) : a.slice(from, to));
     let j = 0;
     return items.map((it, i) => {
       const which = whichOf(it);
       const n = which === 'all' ? it.tokens.length : which === 'last' ? 1 : 0;
-      const logits = allLogits.slice(j * V, (j + n) * V);
+      const logits = take(allLogits, j * V, (j + n) * V);
       j += n;
-      return { logits, hidden: hidden.slice(rows[i]! * D, (rows[i]! + it.tokens.length) * D) };
+      return { logits, hidden: take(hidden, rows[i]! * D, (rows[i]! + it.tokens.length) * D) };
     });
   }
 }

@@ -4,27 +4,28 @@
 import type { Backend, Linear } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 import type { WeightLoader } from './weights.js';
+import type { Workspace } from './workspace.js';
 
 export class MLP {
   readonly gate: Linear;
   readonly up: Linear;
   readonly down: Linear;
 
-  constructor(ld: WeightLoader, prefix: string, hidden: number, inter: number) {
+  constructor(ld: WeightLoader, prefix: string, readonly hidden: number, readonly inter: number, private readonly ws: Workspace) {
     this.gate = ld.linear(`${prefix}.gate_proj`, inter, hidden);
     this.up = ld.linear(`${prefix}.up_proj`, inter, hidden);
     this.down = ld.linear(`${prefix}.down_proj`, hidden, inter);
   }
 
-  /** down(silu(gate(x)) ⊙ up(x)) for M rows. */
-  forward(be: Backend, x: Float32Array, M: number): Float32Array {
-    const g = be.matmul(x, M, this.gate);
-    const u = be.matmul(x, M, this.up);
+  /** down(silu(gate(x)) ⊙ up(x)) for M rows; the result lives in the workspace under `outKey`. */
+  forward(be: Backend, x: Float32Array, M: number, outKey = 'mlp.out'): Float32Array {
+    const g = be.matmul(x, M, this.gate, this.ws.f32('mlp.g', M * this.inter));
+    const u = be.matmul(x, M, this.up, this.ws.f32('mlp.u', M * this.inter));
     for (let i = 0; i < g.length; i++) {
       const a = g[i]!;
       g[i] = (a / (1 + Math.exp(-a))) * u[i]!;
     }
-    return be.matmul(g, M, this.down);
+    return be.matmul(g, M, this.down, this.ws.f32(outKey, M * this.hidden));
   }
 }
 
@@ -39,7 +40,7 @@ export class Router {
   readonly gate: Linear;
   readonly bias: Float32Array | null;
 
-  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig) {
+  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, private readonly ws: Workspace) {
     this.gate = ld.linearF32(`${prefix}.gate`, cfg.nRoutedExperts, cfg.hiddenSize, { exact: true }); // expert choice
     const bname = `${prefix}.gate.e_score_correction_bias`;
     this.bias = ld.has(bname) ? ld.vector(bname, cfg.nRoutedExperts) : null;
@@ -47,13 +48,15 @@ export class Router {
 
   route(be: Backend, x: Float32Array, M: number): Routing {
     const { nRoutedExperts: E, nGroup: G, topkGroup, expertsPerToken: K } = this.cfg;
-    const z = be.matmul(x, M, this.gate);
+    const ws = this.ws;
+    const z = be.matmul(x, M, this.gate, ws.f32('router.z', M * E));
     const per = E / G;
-    const experts = new Int32Array(M * K);
-    const weights = new Float32Array(M * K);
-    const scores = new Float32Array(E);
-    const biased = new Float32Array(E);
-    const gscore = new Float32Array(G);
+    const experts = ws.i32('router.experts', M * K);
+    const weights = ws.f32('router.weights', M * K);
+    const scores = ws.f32('router.scores', E);
+    const biased = ws.f32('router.biased', E);
+    const gscore = ws.f32('router.gscore', G);
+    const kept = ws.u8('router.kept', G);
     for (let m = 0; m < M; m++) {
       const zr = z.subarray(m * E, (m + 1) * E);
       if (this.cfg.scoringFunc === 'sigmoid') {
@@ -77,29 +80,34 @@ export class Router {
           }
           gscore[g] = this.bias ? a + (per > 1 ? b : 0) : a;
         }
-        const keep = topIndices(gscore, G, topkGroup);
-        const kept = new Uint8Array(G);
+        const keep = ws.i32('router.keep', topkGroup);
+        topIndices(gscore, G, topkGroup, keep);
+        kept.fill(0);
         for (const g of keep) kept[g] = 1;
         for (let g = 0; g < G; g++) if (!kept[g]) biased.fill(-Infinity, g * per, (g + 1) * per);
       }
-      const chosen = topIndices(biased, E, K);
+      const chosen = experts.subarray(m * K, (m + 1) * K);
+      topIndices(biased, E, K, chosen);
       let sum = 0;
       for (let i = 0; i < K; i++) sum += scores[chosen[i]!]!;
       const norm = this.cfg.scoringFunc === 'sigmoid' || this.cfg.normTopkProb;
-      for (let i = 0; i < K; i++) {
-        experts[m * K + i] = chosen[i]!;
-        weights[m * K + i] = (norm ? scores[chosen[i]!]! / sum : scores[chosen[i]!]!) * this.cfg.routedScalingFactor;
-      }
+      for (let i = 0; i < K; i++) weights[m * K + i] = (norm ? scores[chosen[i]!]! / sum : scores[chosen[i]!]!) * this.cfg.routedScalingFactor;
     }
     return { experts, weights };
   }
 }
 
-/** Indices of the k largest values (ties → lower index first, like a stable sort). */
-export function topIndices(v: Float32Array, n: number, k: number): number[] {
-  const idx = Array.from({ length: n }, (_, i) => i);
-  idx.sort((a, b) => v[b]! - v[a]! || a - b);
-  return idx.slice(0, k);
+/** Indices of the k largest values into out, largest first (ties → lower index first, like a stable sort). */
+export function topIndices(v: Float32Array, n: number, k: number, out: Int32Array): void {
+  // insertion into a sorted run of k: k and n are small (experts, groups)
+  let len = 0;
+  for (let i = 0; i < n; i++) {
+    const x = v[i]!;
+    if (len === k && !(x > v[out[k - 1]!]!)) continue;
+    let j = len < k ? len++ : k - 1;
+    while (j > 0 && v[out[j - 1]!]! < x) { out[j] = out[j - 1]!; j--; }
+    out[j] = i;
+  }
 }
 
 export class MoE {
@@ -107,12 +115,12 @@ export class MoE {
   readonly experts: MLP[];
   readonly shared: MLP | null;
 
-  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig) {
-    this.router = new Router(ld, prefix, cfg);
+  constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, private readonly ws: Workspace) {
+    this.router = new Router(ld, prefix, cfg, ws);
     this.experts = Array.from({ length: cfg.nRoutedExperts }, (_, e) =>
-      new MLP(ld, `${prefix}.experts.${e}`, cfg.hiddenSize, cfg.moeIntermediateSize));
+      new MLP(ld, `${prefix}.experts.${e}`, cfg.hiddenSize, cfg.moeIntermediateSize, ws));
     this.shared = cfg.nSharedExperts > 0
-      ? new MLP(ld, `${prefix}.shared_experts`, cfg.hiddenSize, cfg.moeIntermediateSize * cfg.nSharedExperts)
+      ? new MLP(ld, `${prefix}.shared_experts`, cfg.hiddenSize, cfg.moeIntermediateSize * cfg.nSharedExperts, ws)
       : null;
   }
 
@@ -120,26 +128,38 @@ export class MoE {
   forward(be: Backend, x: Float32Array, M: number, onRoute?: (r: Routing) => void): Float32Array {
     const D = this.cfg.hiddenSize;
     const K = this.cfg.expertsPerToken;
+    const E = this.experts.length;
+    const ws = this.ws;
     const r = this.router.route(be, x, M);
     onRoute?.(r);
-    const y = new Float32Array(M * D);
-    const byExpert: { tok: number[]; w: number[] }[] = this.experts.map(() => ({ tok: [], w: [] }));
+    const y = ws.zeros('moe.y', M * D);
+    // counting sort of the (token, expert) pairs by expert
+    const start = ws.i32('moe.start', E + 1);
+    start.fill(0);
+    for (let i = 0; i < M * K; i++) start[r.experts[i]! + 1]!++;
+    for (let e = 0; e < E; e++) start[e + 1]! += start[e]!;
+    const fill = ws.i32('moe.fill', E);
+    fill.set(start.subarray(0, E));
+    const tok = ws.i32('moe.tok', M * K);
+    const wt = ws.f32('moe.wt', M * K);
     for (let m = 0; m < M; m++) {
       for (let i = 0; i < K; i++) {
-        const b = byExpert[r.experts[m * K + i]!]!;
-        b.tok.push(m);
-        b.w.push(r.weights[m * K + i]!);
+        const e = r.experts[m * K + i]!;
+        const j = fill[e]!++;
+        tok[j] = m;
+        wt[j] = r.weights[m * K + i]!;
       }
     }
-    for (let e = 0; e < this.experts.length; e++) {
-      const { tok, w } = byExpert[e]!;
-      if (!tok.length) continue;
-      const xe = new Float32Array(tok.length * D);
-      for (let i = 0; i < tok.length; i++) xe.set(x.subarray(tok[i]! * D, (tok[i]! + 1) * D), i * D);
-      const ye = this.experts[e]!.forward(be, xe, tok.length);
-      for (let i = 0; i < tok.length; i++) {
-        const o = tok[i]! * D;
-        const g = w[i]!;
+    for (let e = 0; e < E; e++) {
+      const a = start[e]!;
+      const n = start[e + 1]! - a;
+      if (!n) continue;
+      const xe = ws.f32('moe.xe', n * D);
+      for (let i = 0; i < n; i++) xe.set(x.subarray(tok[a + i]! * D, (tok[a + i]! + 1) * D), i * D);
+      const ye = this.experts[e]!.forward(be, xe, n);
+      for (let i = 0; i < n; i++) {
+        const o = tok[a + i]! * D;
+        const g = wt[a + i]!;
         for (let d = 0; d < D; d++) y[o + d]! += ye[i * D + d]! * g;
       }
     }

@@ -9,6 +9,7 @@ import { Embedding } from './embedding.js';
 import type { AttentionPath } from './mla.js';
 import type { Rope } from './rope.js';
 import type { WeightLoader } from './weights.js';
+import type { Workspace } from './workspace.js';
 
 export class MTPLayer {
   readonly embed: Embedding;
@@ -20,7 +21,8 @@ export class MTPLayer {
   readonly head: Linear;
 
   /** `index` counts MTP layers from 0; tensors live under model.layers.{num_hidden_layers + index}. */
-  constructor(ld: WeightLoader, readonly index: number, readonly cfg: ModelConfig, rope: Rope, mainEmbed: Embedding, mainHead: Linear) {
+  constructor(ld: WeightLoader, readonly index: number, readonly cfg: ModelConfig, rope: Rope, mainEmbed: Embedding, mainHead: Linear,
+    private readonly ws: Workspace) {
     const layer = cfg.numLayers + index;
     const p = `model.layers.${layer}`;
     const D = cfg.hiddenSize;
@@ -29,34 +31,35 @@ export class MTPLayer {
     this.enorm = ld.vector(`${p}.enorm.weight`, D);
     this.hnorm = ld.vector(`${p}.hnorm.weight`, D);
     this.ehProj = ld.linear(`${p}.eh_proj`, D, 2 * D);
-    this.block = new Block(ld, layer, cfg, rope);
+    this.block = new Block(ld, layer, cfg, rope, ws);
     this.headNorm = ld.vector(`${p}.shared_head.norm.weight`, D);
     this.head = ld.has(`${p}.shared_head.head.weight`) ? ld.linearF32(`${p}.shared_head.head`, cfg.vocabSize, D) : mainHead;
   }
 
   /**
    * hPrev [S,D]: main-model final hidden states at positions P..P+S-1; next[s] = token at position P+s+1.
-   * Returns logits [S,V] predicting positions P+s+2, and the block's normed hidden (for chaining drafts).
+   * Returns logits [S,V] predicting positions P+s+2, and the block's normed hidden (for chaining drafts);
+   * both are scratch views, valid until the next forward.
    */
   forward(be: Backend, hPrev: Float32Array, next: ArrayLike<number>, P: number, cache: LayerCache,
     path: AttentionPath = 'auto', hooks?: ForwardHooks): { logits: Float32Array; hidden: Float32Array } {
     const S = next.length;
     const D = this.cfg.hiddenSize;
     const eps = this.cfg.rmsNormEps;
-    const e = this.embed.lookup(next);
+    const ws = this.ws;
+    const e = this.embed.lookup(next, ws.f32('mtp.e', S * D));
     // as vLLM/SGLang: the embedding input at absolute position 0 is masked
     if (P === 0) e.fill(0, 0, D);
-    const en = be.rmsNorm(e, S, D, this.enorm, eps);
-    const hn = be.rmsNorm(hPrev, S, D, this.hnorm, eps);
-    const cat = new Float32Array(S * 2 * D);
+    const en = be.rmsNorm(e, S, D, this.enorm, eps, ws.f32('mtp.en', S * D));
+    const hn = be.rmsNorm(hPrev, S, D, this.hnorm, eps, ws.f32('mtp.hn', S * D));
+    const cat = ws.f32('mtp.cat', S * 2 * D);
     for (let s = 0; s < S; s++) {
       cat.set(en.subarray(s * D, (s + 1) * D), s * 2 * D);
       cat.set(hn.subarray(s * D, (s + 1) * D), s * 2 * D + D);
     }
-    const h = be.matmul(cat, S, this.ehProj);
+    const h = be.matmul(cat, S, this.ehProj, ws.f32('mtp.h', S * D));
     this.block.forward(be, h, S, [{ row: 0, S, P, cache }], path, hooks);
-    cache.ensure(P + S);
-    const hidden = be.rmsNorm(h, S, D, this.headNorm, eps);
-    return { logits: be.matmul(hidden, S, this.head), hidden };
+    const hidden = be.rmsNorm(h, S, D, this.headNorm, eps, ws.f32('mtp.hidden', S * D));
+    return { logits: be.matmul(hidden, S, this.head, ws.f32('mtp.logits', S * this.cfg.vocabSize)), hidden };
   }
 }
