@@ -79,12 +79,14 @@ function planForcing(req: ChatRequest, tools: Tool[] | null, prefix: boolean): T
 /** The request's `function` object with the fields the prompt shows, in the order the client wrote them. */
 function promptFunction(validated: ToolSpec, written: unknown): Tool['function'] {
   const src = (typeof written === 'object' && written !== null ? written : validated.function) as Record<string, unknown>;
-  const f: Tool['function'] = { name: validated.function.name };
+  const f = {} as Tool['function'];
   for (const k of Object.keys(src)) {
-    if (k === 'description' && typeof src[k] === 'string') f.description = src[k];
+    if (k === 'name') f.name = validated.function.name;
+    else if (k === 'description' && typeof src[k] === 'string') f.description = src[k];
     else if (k === 'parameters' && src[k]) f.parameters = src[k];
     else if (k === 'strict' && typeof src[k] === 'boolean') f.strict = src[k];
   }
+  f.name = validated.function.name; // (written first, it keeps its place)
   return f;
 }
 

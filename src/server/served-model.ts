@@ -1,14 +1,10 @@
 // A model as the server offers it: its id, the engine (continuous batching + context cache) and the
-// tokenizer, plus the special-token ids the API needs. Loading reads generation_config.json for the
-// sampling defaults, as DeepSeek's release recommends (temperature 1.0, top_p 0.95).
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { Engine, modelFingerprint } from '../engine/engine.js';
+// tokenizer, plus the special-token ids the API needs.
+import { Engine, type EngineOptions, modelFingerprint } from '../engine/engine.js';
 import { PrefixCache } from '../engine/prefix-cache.js';
 import type { SamplingParams } from '../engine/sampling.js';
-import type { Backend } from '../kernels/backend.js';
-import { DeepSeekModel } from '../model/model.js';
-import { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { DeepSeekModel } from '../model/model.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
 export interface SpecialIds {
   eos: number;
@@ -40,7 +36,8 @@ export interface ServeModelOptions {
   cacheBytes?: number;
   /** sampling defaults (e.g. from generation_config.json) */
   defaults?: Partial<SamplingParams>;
-  speculative?: boolean;
+  /** MTP speculative decoding */
+  speculative?: EngineOptions['speculative'];
 }
 
 export function serveModel(model: DeepSeekModel, tokenizer: Tokenizer, opts: ServeModelOptions = {}): ServedModel {
@@ -69,33 +66,4 @@ export function serveModel(model: DeepSeekModel, tokenizer: Tokenizer, opts: Ser
     },
     created: Math.floor(Date.now() / 1000),
   };
-}
-
-/** temperature / top_p from a model folder's generation_config.json, when present. */
-export function generationDefaults(dir: string): Partial<SamplingParams> {
-  const p = join(dir, 'generation_config.json');
-  if (!existsSync(p)) return {};
-  const g = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  const out: Partial<SamplingParams> = {};
-  if (typeof g.temperature === 'number') out.temperature = g.do_sample === false ? 0 : g.temperature;
-  if (typeof g.top_p === 'number') out.topP = g.top_p;
-  if (typeof g.top_k === 'number') out.topK = g.top_k;
-  return out;
-}
-
-export interface LoadServedOptions extends ServeModelOptions {
-  backend?: Backend;
-  /** tokenizer folder when the model folder has no tokenizer.json */
-  fallbackTokenizerDir?: string;
-}
-
-/** Loads a checkpoint folder (config.json + safetensors [+ tokenizer.json, generation_config.json]). */
-export function loadServedModel(dir: string, opts: LoadServedOptions = {}): ServedModel {
-  const abs = resolve(dir);
-  if (!existsSync(join(abs, 'config.json'))) throw new Error(`${dir} is not a model folder (no config.json)`);
-  const tokDir = existsSync(join(abs, 'tokenizer.json')) ? abs : opts.fallbackTokenizerDir;
-  if (!tokDir) throw new Error(`${dir} has no tokenizer.json`);
-  const tokenizer = Tokenizer.fromDir(tokDir);
-  const model = DeepSeekModel.load(abs, { backend: opts.backend });
-  return serveModel(model, tokenizer, { ...opts, id: opts.id ?? basename(abs), defaults: { ...generationDefaults(abs), ...opts.defaults } });
 }
