@@ -295,9 +295,57 @@ export class WasmBackend implements Backend {
     return this.portable.layerNorm(x, M, dim, gamma, beta, eps, y);
   }
 
+  /**
+   * Prefill attention as two GEMMs per head on the SIMD kernels: scores = Q·Kᵀ, then P·V, with the causal
+   * and DSA masks applied to the scores in between; queries go in blocks so the score tile stays small.
+   */
   mhaAttention(q: Float32Array, k: Float32Array, v: Float32Array, S: number, T: number, P: number, H: number,
     dqk: number, dv: number, scale: number, sel: (Int32Array | null)[] | null, out: Float32Array): void {
-    this.portable.mhaAttention(q, k, v, S, T, P, H, dqk, dv, scale, sel, out);
+    if (S * T < 4096) { this.portable.mhaAttention(q, k, v, S, T, P, H, dqk, dv, scale, sel, out); return; }
+    const QB = Math.min(S, 128);
+    const kh = new Float32Array(T * dqk);
+    const vt = new Float32Array(dv * T);
+    const qh = new Float32Array(QB * dqk);
+    const scores = new Float32Array(QB * T);
+    const oh = new Float32Array(QB * dv);
+    const allowed = new Uint8Array(T);
+    const f32 = (a: Float32Array, shape: number[]): StoredTensor => ({ name: '', dtype: 'F32', shape, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
+    for (let h = 0; h < H; h++) {
+      for (let t = 0; t < T; t++) {
+        kh.set(k.subarray((t * H + h) * dqk, (t * H + h + 1) * dqk), t * dqk);
+        const vo = (t * H + h) * dv;
+        for (let d = 0; d < dv; d++) vt[d * T + t] = v[vo + d]!;
+      }
+      const K = this.linear('mha.k', f32(kh, [T, dqk]), undefined, false, { exact: true });
+      const V = this.linear('mha.vT', f32(vt, [dv, T]), undefined, false, { exact: true });
+      try {
+        for (let i0 = 0; i0 < S; i0 += QB) {
+          const n = Math.min(QB, S - i0);
+          for (let i = 0; i < n; i++) qh.set(q.subarray(((i0 + i) * H + h) * dqk, ((i0 + i) * H + h + 1) * dqk), i * dqk);
+          this.matmul(qh, n, K, scores);
+          for (let i = 0; i < n; i++) {
+            const last = P + i0 + i;
+            const row = scores.subarray(i * T, (i + 1) * T);
+            const si = sel?.[i0 + i] ?? null;
+            if (si) { allowed.fill(0); for (const t of si) if (t <= last) allowed[t] = 1; }
+            let max = -Infinity;
+            for (let t = 0; t <= last; t++) if (!si || allowed[t]) { row[t]! *= scale; if (row[t]! > max) max = row[t]!; }
+            let sum = 0;
+            for (let t = 0; t < T; t++) {
+              if (t > last || (si && !allowed[t])) { row[t] = 0; continue; }
+              row[t] = Math.exp(row[t]! - max);
+              sum += row[t]!;
+            }
+            for (let t = 0; t <= last; t++) row[t]! /= sum;
+          }
+          this.matmul(scores, n, V, oh);
+          for (let i = 0; i < n; i++) out.set(oh.subarray(i * dv, (i + 1) * dv), ((i0 + i) * H + h) * dv);
+        }
+      } finally {
+        this.release(K);
+        this.release(V);
+      }
+    }
   }
 
   private topkWork = new Float32Array(0);
