@@ -484,6 +484,23 @@ export function decode_latent(codes: usize, scales: usize, R: i32, dst: usize, i
 }
 
 /**
+ * Gathers cache rows i in [i0,i1) straight from a cache that lives in this memory: row t = sel[i] (or i
+ * when sel is 0). FP8 latents (codes + per-128 scales) are decoded to fp32, fp32 latents copied; the
+ * RoPE key rows are copied. dst rows are dense [n,R] and [n,P].
+ */
+export function gather_latent(fp8: i32, codes: usize, scales: usize, f32src: usize, peSrc: usize, sel: usize, R: i32, P: i32,
+  dstLat: usize, dstPe: usize, i0: i32, i1: i32): void {
+  const g = R >> 7;
+  const rb = <usize>R << 2, pb = <usize>P << 2;
+  for (let i = i0; i < i1; i++) {
+    const t: usize = sel ? <usize>load<i32>(sel + (<usize>i << 2)) : <usize>i;
+    if (fp8) decode_fp8(codes + t * <usize>R, dstLat + <usize>i * rb, R, scales + ((t * <usize>g) << 2));
+    else memory.copy(dstLat + <usize>i * rb, f32src + t * rb, rb);
+    memory.copy(dstPe + <usize>i * pb, peSrc + t * pb, pb);
+  }
+}
+
+/**
  * Absorbed attention for heads [h0,h1) over n gathered rows: lat [n,R] fp32, pe [n,P] fp32.
  * `s` is this thread's n floats of scores.
  */

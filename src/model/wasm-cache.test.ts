@@ -35,4 +35,18 @@ describe('caches in wasm memory', async () => {
     cw.release();
     assert.ok(wasm.memoryInUse <= used0 + (1 << 20), `memory in use after release: ${wasm.memoryInUse} (before: ${used0})`);
   });
+
+  it('deepseek_v3 (fp32 latents) decodes the same through the in-wasm gather', () => {
+    const raw = tinyConfigJson({ model_type: 'deepseek_v3', q_lora_rank: null, index_n_heads: undefined, index_head_dim: undefined, index_topk: undefined });
+    const c3 = parseConfig(raw);
+    const t3 = syntheticTensors(c3, { seed: 3 });
+    const a = new DeepSeekModel(c3, new MapSource(t3), wasm);
+    const b = new DeepSeekModel(c3, new MapSource(t3), new PortableBackend());
+    const ca = a.newCache();
+    const cb = b.newCache();
+    a.forward([1, 2, 3, 4, 5], 0, ca);
+    b.forward([1, 2, 3, 4, 5], 0, cb);
+    for (let i = 0; i < 30; i++) assert.ok(relErr(a.forward([i % 90], 5 + i, ca).logits, b.forward([i % 90], 5 + i, cb).logits) < 1e-4, `step ${i}`);
+    ca.release();
+  });
 });

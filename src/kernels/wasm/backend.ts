@@ -397,6 +397,23 @@ export class WasmBackend implements Backend {
     const qp = this.putF32('qpe', qPe.subarray(0, H * P));
     const f32 = this.f32;
     const u8 = this.u8;
+    const latSrc = cache.latentFp8 ? this.addressOf(cache.latentCodes) : this.addressOf(cache.latentF32);
+    const scSrc = cache.latentFp8 ? this.addressOf(cache.latentScales) : 0;
+    const peSrc = this.addressOf(cache.pe);
+    if (latSrc >= 0 && scSrc >= 0 && peSrc >= 0) {
+      // the cache is in wasm memory: gather (and decode) only the selected rows in the kernel
+      let sp = 0;
+      if (sel) {
+        sp = this.buf('latsel', n * 4);
+        new Int32Array(this.memory.buffer, sp, n).set(sel.subarray(0, n));
+      }
+      this.pool.run('gather_latent', this.split(n, this.threadsFor(n * R * 8), 1,
+        (a, b) => [cache.latentFp8 ? 1 : 0, cache.latentFp8 ? latSrc : 0, scSrc, cache.latentFp8 ? 0 : latSrc, peSrc, sp, R, P, lat, pe, a, b]));
+      this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 1,
+        (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * n * 4]));
+      out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
+      return;
+    }
     // gather only the selected rows
     for (let i = 0; i < n; i++) {
       const t = sel ? sel[i]! : i;
