@@ -31,6 +31,8 @@ export interface StageLog {
   steps: number;
   tokens: number;
   wall_s: number;
+  /** whether --steps or --max-minutes ended the stage */
+  stopped_by: 'steps' | 'time';
   records: StepRecord[];
 }
 

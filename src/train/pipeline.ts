@@ -43,6 +43,11 @@ export interface TrainStageOptions {
   warmup?: number;
   out: string;
   seed?: number;
+  /**
+   * wall-clock budget in minutes: the run stops when it is spent, and the cosine LR schedule follows
+   * the steps the budget is projected to allow (so it still ends at min-lr). For shared machines.
+   */
+  maxMinutes?: number;
   /** write the model folder every N steps (0 = only at the end) */
   saveEvery?: number;
   /** index_topk written to (and used by) the model */
@@ -96,6 +101,7 @@ export function validateOptions(o: TrainStageOptions): void {
   if (o.minLr !== undefined) check(Number.isFinite(o.minLr) && o.minLr >= 0, `--min-lr: must be ≥ 0 (got ${o.minLr})`);
   if (o.warmup !== undefined) positiveInt(o.warmup, '--warmup', 0);
   if (o.saveEvery !== undefined) positiveInt(o.saveEvery, '--save-every', 0);
+  if (o.maxMinutes !== undefined) check(Number.isFinite(o.maxMinutes) && o.maxMinutes > 0, `--max-minutes: must be a positive number (got ${o.maxMinutes})`);
   if (o.topk !== undefined) positiveInt(o.topk, '--topk');
   if (o.seed !== undefined) positiveInt(o.seed, '--seed', 0);
   if (o.threads !== undefined) positiveInt(o.threads, '--threads');
@@ -200,9 +206,10 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
     const model = new TrainModel(cfg, src.params, o.seq);
     const lr = o.lr ?? DEFAULT_LR[o.stage];
     const warmup = o.warmup ?? Math.min(100, Math.floor(o.steps / 10));
+    const schedule = { peak: lr, min: o.minLr ?? lr / 10, warmup, total: o.steps };
     const trainer = new ObservedTrainer(model, {
       mode: o.stage,
-      schedule: { peak: lr, min: o.minLr ?? lr / 10, warmup, total: o.steps },
+      schedule,
       weightDecay: o.weightDecay ?? 0.1,
       clip: o.clip ?? 1,
       biasUpdateRate: o.biasRate ?? 1e-3,
@@ -213,17 +220,19 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
       ...(o.config !== undefined ? { config: o.config } : {}), ...(o.preset !== undefined ? { preset: o.preset } : {}),
       ...(o.model !== undefined ? { model: o.model } : {}), ...(o.data !== undefined ? { data: o.data } : {}),
       tokenizer: tokDir, seq: o.seq, batch: o.batch, steps: o.steps, lr, min_lr: o.minLr ?? lr / 10, warmup, seed,
-      topk: cfg.indexer?.topk ?? null, bias_rate: o.biasRate ?? 1e-3, dtype: o.dtype ?? 'F32', gemm: gemmName,
+      max_minutes: o.maxMinutes ?? null, topk: cfg.indexer?.topk ?? null, bias_rate: o.biasRate ?? 1e-3, dtype: o.dtype ?? 'F32', gemm: gemmName,
     };
     const stageLog: StageLog = {
       stage: o.stage, started: new Date().toISOString(), origin: src.origin, notes: src.notes, options,
-      params: model.params.count(), steps: 0, tokens: 0, wall_s: 0, records: [],
+      params: model.params.count(), steps: 0, tokens: 0, wall_s: 0, stopped_by: 'steps', records: [],
     };
     const log: TrainLog = { stages: [...previousStages(o.model), stageLog] };
     emit({ type: 'start', stage: o.stage, params: stageLog.params, trainable, streamTokens: stream.length, origin: src.origin, notes: src.notes, gemm: gemmName });
 
     const t0 = performance.now();
-    for (let i = 0; i < o.steps; i++) {
+    const budgetS = o.maxMinutes !== undefined ? o.maxMinutes * 60 : Infinity;
+    let total = o.steps;
+    for (let i = 0; i < total; i++) {
       const st = trainer.trainStep(sampler.batch(o.batch), o.batch, o.seq);
       if (!Number.isFinite(st.loss)) throw new Error(`step ${st.step}: the loss is ${st.loss} (diverged; try a lower --lr)`);
       const rec: StepRecord = {
@@ -235,14 +244,20 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
       stageLog.steps = st.step;
       stageLog.tokens += st.tokens;
       stageLog.wall_s = rec.elapsed_s;
-      emit({ type: 'step', record: rec, total: o.steps });
-      if (o.saveEvery && st.step % o.saveEvery === 0 && st.step < o.steps) {
+      if (Number.isFinite(budgetS)) {
+        // project the steps the budget allows from the pace so far; the schedule decays toward them
+        if (rec.elapsed_s >= budgetS) { total = st.step; stageLog.stopped_by = 'time'; }
+        else if (st.step >= Math.min(10, warmup)) total = Math.min(o.steps, Math.max(st.step + 1, Math.floor((st.step * budgetS) / rec.elapsed_s)));
+        schedule.total = total;
+      }
+      emit({ type: 'step', record: rec, total });
+      if (o.saveEvery && st.step % o.saveEvery === 0 && st.step < total) {
         writeModelFolder(o.out, src, o, tokDir, log);
         emit({ type: 'save', step: st.step, dir: o.out });
       }
     }
     writeModelFolder(o.out, src, o, tokDir, log);
-    emit({ type: 'save', step: o.steps, dir: o.out });
+    emit({ type: 'save', step: stageLog.steps, dir: o.out });
     return { out: o.out, log: stageLog, model };
   } finally {
     if (wasm) {

@@ -21,6 +21,7 @@ export interface TrainCliFlags {
   out?: string;
   seed: string;
   saveEvery: string;
+  maxMinutes?: string;
   topk?: string;
   dtype: string;
   threads?: string;
@@ -53,7 +54,7 @@ export function trainOptions(stage: TrainMode, f: TrainCliFlags): TrainStageOpti
     config: f.config, preset: f.preset, model: f.model, data: f.data, tokenizer: f.tokenizer,
     seq: int(f.seq, '--seq')!, batch: int(f.batch, '--batch')!, steps: int(f.steps, '--steps')!,
     lr: num(f.lr, '--lr'), minLr: num(f.minLr, '--min-lr'), warmup: int(f.warmup, '--warmup'),
-    out: f.out, seed: int(f.seed, '--seed'), saveEvery: int(f.saveEvery, '--save-every'), topk: int(f.topk, '--topk'),
+    out: f.out, seed: int(f.seed, '--seed'), saveEvery: int(f.saveEvery, '--save-every'), maxMinutes: num(f.maxMinutes, '--max-minutes'), topk: int(f.topk, '--topk'),
     dtype, threads: int(f.threads, '--threads'), wasm: f.wasm, mtpWeight: num(f.mtpWeight, '--mtp-weight'),
     biasRate: num(f.biasRate, '--bias-rate'),
   };
@@ -106,9 +107,10 @@ export function progressReporter(quiet = false): (e: TrainEvent) => void {
         }, cliProgress.Presets.shades_classic);
         bar.start(e.total, 0, payload);
       }
+      if (bar.getTotal() !== e.total) bar.setTotal(e.total);
       bar.update(r.step, payload);
       if (r.step >= e.total) bar.stop();
-    } else if (r.step === 1 || r.step === e.total || r.step % Math.max(1, Math.round(e.total / 20)) === 0) {
+    } else if (r.step === 1 || r.step === e.total || r.step % 20 === 0) {
       say(`step ${r.step}/${e.total} | ${payload.loss} | ${payload.tps} tok/s | expert load max/mean ${payload.load} | lr ${payload.lr} | ${r.elapsed_s.toFixed(0)} s`);
     }
   };
@@ -131,6 +133,7 @@ function stageCommand(parent: Command, stage: TrainMode, what: string): void {
     .option('--warmup <n>', 'linear LR warm-up steps (default min(100, steps/10))')
     .option('--out <dir>', 'output model folder (safetensors, config, tokenizer, generation config, train_log.json, loss.svg)')
     .option('--seed <n>', 'seed of the initialisation and the data order', '1')
+    .option('--max-minutes <m>', 'wall-clock budget: stop when spent; the LR schedule follows the projected step count (shared machines)')
     .option('--save-every <n>', 'also write the folder every N steps (0 = only at the end)', '0')
     .option('--topk <k>', 'index_topk: keys each query attends to under DSA (written to the config)')
     .option('--dtype <t>', 'weights written as f32 | bf16', 'f32')
