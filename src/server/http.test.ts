@@ -76,10 +76,17 @@ describe('http', () => {
     assert.equal(JSON.parse(text).object, 'chat.completion');
   });
 
-  it('a client that disconnects frees its batch slot at the next step', async () => {
+  it('a client that disconnects (streamed or not) frees its batch slot at the next step', async () => {
     const hog = await occupy();
     assert.equal(server.served.engine.load.active, 1);
     hog.abort();
+    await waitFor(() => server.served.engine.load.active === 0 && server.served.engine.load.queued === 0);
+    // the same for a non-streamed request
+    const ctl = new AbortController();
+    const pending = post('/v1/chat/completions', chatBody({ max_tokens: 800 }), auth, ctl.signal).catch((e: Error) => e.name);
+    await waitFor(() => server.served.engine.load.active === 1);
+    ctl.abort();
+    assert.equal(await pending, 'AbortError');
     await waitFor(() => server.served.engine.load.active === 0 && server.served.engine.load.queued === 0);
     const r = await post('/v1/chat/completions', chatBody({ max_tokens: 2 }));
     assert.equal(r.status, 200);
