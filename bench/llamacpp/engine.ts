@@ -40,6 +40,8 @@ export interface LlamaOptions {
   kvType?: 'F32' | 'F16' | 'BF16';
   flashAttention?: boolean;
   batchSize?: number;
+  /** map the GGUF (default) or read it into memory, which lets llama.cpp repack weights for its CPU kernels */
+  mmap?: boolean;
 }
 
 export class LlamaCppRunner {
@@ -48,7 +50,7 @@ export class LlamaCppRunner {
 
   static async open(gguf: string, o: LlamaOptions): Promise<LlamaCppRunner> {
     const { llama: l } = await llama(o.threads);
-    const model = await l.loadModel({ modelPath: gguf, gpuLayers: 0, useMmap: true });
+    const model = await l.loadModel({ modelPath: gguf, gpuLayers: 0, useMmap: o.mmap ?? true });
     const ctx = await model.createContext({
       contextSize: o.contextSize,
       threads: { ideal: o.threads, min: o.threads },
