@@ -1,6 +1,7 @@
 // From a validated chat request to what the engine runs: the V3.2 prompt (thinking mode, tools,
 // response format, prefix completion), sampling, limits, and the tool-call forcing that tool_choice
 // `required` / named asks for (the output is made to start with the DSML function-call block).
+import { checkSchema, type JsonSchema, JsonSchemaError } from '../engine/json-constraint.js';
 import type { GenerateRequest } from '../engine/engine.js';
 import { attachTools, encodeMessages, EncodingError, markers, type Message, type Tool } from '../encoding/index.js';
 import { badRequest, invalidParam } from './errors.js';
@@ -122,6 +123,16 @@ export function planChat(req: ChatRequest, model: ServedModel, aliasThinking: bo
   // on the prompt asking for JSON (as DeepSeek's JSON mode does)
   const writtenRf = written.response_format as { json_schema?: unknown } | undefined;
   const schemaBlock = rf?.type === 'json_schema' && rf.json_schema ? { type: 'json_schema', json_schema: writtenRf?.json_schema ?? rf.json_schema } : undefined;
+  // json_schema is also enforced while decoding (OpenAI's shape: {name, schema, strict})
+  const schema = rf?.type === 'json_schema' ? (rf.json_schema?.schema as JsonSchema | undefined) : undefined;
+  if (schema !== undefined) {
+    try {
+      checkSchema(schema);
+    } catch (e) {
+      if (e instanceof JsonSchemaError) throw invalidParam('response_format.json_schema.schema', e.message);
+      throw e;
+    }
+  }
 
   let promptText: string;
   try {
@@ -163,7 +174,7 @@ export function planChat(req: ChatRequest, model: ServedModel, aliasThinking: bo
     seed: req.seed ?? undefined,
     stop,
     logprobs: req.logprobs ? req.top_logprobs ?? 0 : undefined,
-    json: json ? (thinking && startIn === 'reasoning' ? { afterToken: sp.thinkEnd! } : true) : undefined,
+    json: json ? { ...(thinking && startIn === 'reasoning' ? { afterToken: sp.thinkEnd! } : {}), ...(schema ? { schema } : {}) } : undefined,
   };
 
   return {

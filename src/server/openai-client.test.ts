@@ -221,6 +221,27 @@ describe('openai client', () => {
     );
   });
 
+  it('response_format json_schema is enforced while decoding; an unsupported schema is a 422', async () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' }, rank: { type: 'integer' } }, required: ['city', 'rank'], additionalProperties: false };
+    for (const seed of [1, 2, 3]) {
+      const r = await client.chat.completions.create({
+        model: 'deepseek-chat', messages: user('Name a city as json'), max_tokens: 20, seed,
+        response_format: { type: 'json_schema', json_schema: { name: 'city', schema, strict: true } },
+      });
+      const obj = JSON.parse(r.choices[0]!.message.content!) as Record<string, unknown>;
+      assert.equal(typeof obj.city, 'string');
+      assert.ok(Number.isInteger(obj.rank));
+      assert.deepEqual(Object.keys(obj).sort(), ['city', 'rank']);
+    }
+    await assert.rejects(
+      client.chat.completions.create({
+        model: 'deepseek-chat', messages: user('x'),
+        response_format: { type: 'json_schema', json_schema: { name: 'u', schema: { anyOf: [{ type: 'string' }] } } },
+      }),
+      (e: APIError) => e.status === 422 && (e.error as { param?: string }).param === 'response_format.json_schema.schema',
+    );
+  });
+
   it('chat prefix completion continues the assistant prefix', async () => {
     const r = await client.chat.completions.create({
       model: 'deepseek-chat', max_tokens: 6, stop: ['```'],
