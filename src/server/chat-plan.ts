@@ -174,7 +174,9 @@ export function planChat(req: ChatRequest, model: ServedModel, aliasThinking: bo
     seed: req.seed ?? undefined,
     stop,
     logprobs: req.logprobs ? req.top_logprobs ?? 0 : undefined,
-    json: json ? { ...(thinking && startIn === 'reasoning' ? { afterToken: sp.thinkEnd! } : {}), ...(schema ? { schema } : {}) } : undefined,
+    json: !json ? undefined
+      : thinking && startIn === 'reasoning' || schema ? { ...(thinking && startIn === 'reasoning' ? { afterToken: sp.thinkEnd! } : {}), ...(schema ? { schema } : {}) }
+      : true,
   };
 
   return {
