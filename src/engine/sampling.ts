@@ -83,18 +83,30 @@ export function distribution(logits: Float32Array, p: SamplingParams, out?: Floa
   }
   for (let i = 0; i < V; i++) probs[i]! /= sum;
   if (p.topP < 1) {
-    const order = keep ?? Array.from({ length: V }, (_, i) => i).filter((i) => probs[i]! > 0).sort((a, b) => probs[b]! - probs[a]!);
-    if (keep) order.sort((a, b) => probs[b]! - probs[a]!);
+    // The nucleus never reaches tokens below ε = (1−top_p)/V: together they hold less than 1−top_p. Sort
+    // the values of the rest natively, find the cut value, keep everything above it and, among tokens
+    // exactly at it, the lowest indices until the mass is reached (the order a stable sort would give).
+    const eps = (1 - p.topP) / V;
+    let n = 0;
+    for (let i = 0; i < V; i++) if (probs[i]! >= eps) n++;
+    const vals = new Float32Array(n);
+    n = 0;
+    for (let i = 0; i < V; i++) if (probs[i]! >= eps) vals[n++] = probs[i]!;
+    vals.sort();
     let cum = 0;
-    let cut = order.length;
-    for (let j = 0; j < order.length; j++) {
-      cum += probs[order[j]!]!;
-      if (cum >= p.topP) { cut = j + 1; break; }
+    let cut = vals[0] ?? 0;
+    for (let j = n - 1; j >= 0; j--) {
+      cum += vals[j]!;
+      if (cum >= p.topP) { cut = vals[j]!; break; }
     }
     let kept = 0;
-    for (let j = 0; j < cut; j++) kept += probs[order[j]!]!;
-    for (let j = cut; j < order.length; j++) probs[order[j]!] = 0;
-    for (const i of order.slice(0, cut)) probs[i]! /= kept;
+    for (let i = 0; i < V; i++) if (probs[i]! > cut) kept += probs[i]!;
+    for (let i = 0; i < V; i++) {
+      if (probs[i]! > cut) continue;
+      if (probs[i] === cut && kept < p.topP) { kept += cut; continue; }
+      probs[i] = 0;
+    }
+    for (let i = 0; i < V; i++) probs[i]! /= kept;
   }
   return probs;
 }
