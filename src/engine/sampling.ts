@@ -82,33 +82,45 @@ export function distribution(logits: Float32Array, p: SamplingParams, out?: Floa
     for (let i = 0; i < V; i++) { probs[i] = Math.exp((logits[i]! - max) / t); sum += probs[i]!; }
   }
   for (let i = 0; i < V; i++) probs[i]! /= sum;
-  if (p.topP < 1) {
-    // The nucleus never reaches tokens below ε = (1−top_p)/V: together they hold less than 1−top_p. Sort
-    // the values of the rest natively, find the cut value, keep everything above it and, among tokens
-    // exactly at it, the lowest indices until the mass is reached (the order a stable sort would give).
-    const eps = (1 - p.topP) / V;
-    let n = 0;
-    for (let i = 0; i < V; i++) if (probs[i]! >= eps) n++;
-    const vals = new Float32Array(n);
-    n = 0;
-    for (let i = 0; i < V; i++) if (probs[i]! >= eps) vals[n++] = probs[i]!;
-    vals.sort();
-    let cum = 0;
-    let cut = vals[0] ?? 0;
-    for (let j = n - 1; j >= 0; j--) {
-      cum += vals[j]!;
-      if (cum >= p.topP) { cut = vals[j]!; break; }
-    }
-    let kept = 0;
-    for (let i = 0; i < V; i++) if (probs[i]! > cut) kept += probs[i]!;
-    for (let i = 0; i < V; i++) {
-      if (probs[i]! > cut) continue;
-      if (probs[i] === cut && kept < p.topP) { kept += cut; continue; }
-      probs[i] = 0;
-    }
-    for (let i = 0; i < V; i++) probs[i]! /= kept;
-  }
+  if (p.topP < 1) nucleusInPlace(probs, p.topP);
   return probs;
+}
+
+/**
+ * Top-p on a normalised probability vector, in place: keeps the smallest set of most likely tokens whose
+ * mass reaches topP (ties broken towards lower ids, as a stable sort would), renormalised. Linear time:
+ * positive floats order like their bit patterns, so a histogram over the top bits finds the bucket where
+ * the mass crosses topP, and only that bucket is sorted.
+ */
+export function nucleusInPlace(probs: Float32Array, topP: number): void {
+  const V = probs.length;
+  const bits = new Int32Array(probs.buffer, probs.byteOffset, V);
+  const SHIFT = 19; // 8 exponent + 4 mantissa bits: 4096 buckets
+  const mass = new Float64Array(1 << 12);
+  for (let i = 0; i < V; i++) if (probs[i]! > 0) mass[bits[i]! >>> SHIFT]! += probs[i]!;
+  let cum = 0;
+  let b = mass.length - 1;
+  for (; b > 0; b--) {
+    if (cum + mass[b]! >= topP) break;
+    cum += mass[b]!;
+  }
+  // the crossing bucket, sorted by probability (desc) then id (asc)
+  const inB: number[] = [];
+  for (let i = 0; i < V; i++) if (probs[i]! > 0 && bits[i]! >>> SHIFT === b) inB.push(i);
+  inB.sort((x, y) => probs[y]! - probs[x]! || x - y);
+  const keepB = new Set<number>();
+  for (const i of inB) {
+    keepB.add(i);
+    cum += probs[i]!;
+    if (cum >= topP) break;
+  }
+  let kept = 0;
+  for (let i = 0; i < V; i++) {
+    const k = bits[i]! >>> SHIFT;
+    if (probs[i]! > 0 && (k > b || (k === b && keepB.has(i)))) kept += probs[i]!;
+    else probs[i] = 0;
+  }
+  for (let i = 0; i < V; i++) probs[i]! /= kept;
 }
 
 /** Draws from a probability vector; `allowed` masks tokens (constrained decoding) by rejection. */
