@@ -75,6 +75,12 @@ export class Indexer {
       }
     }
 
+    const sel = this.sel;
+    sel.length = N;
+    sel.fill(null);
+    // while every query sees ≤ top-k keys nothing is scored: skip the query side (wq_b is the indexer's bulk)
+    if (!segs.some((g) => g.P + g.S > topk)) return sel;
+
     // queries: wq_b(qr) → RoPE per head → Hadamard → FP8 per head
     const q = be.matmul(qr, N, this.wqB, ws.f32('idx.q', N * H * D));
     const qScale = ws.f32('idx.qscale', N * H);
@@ -97,9 +103,6 @@ export class Indexer {
     // head weights in fp32 from the un-rotated hidden state
     const w = be.matmul(x, N, this.weightsProj, ws.f32('idx.w', N * H));
     const headScale = H ** -0.5;
-    const sel = this.sel;
-    sel.length = N;
-    sel.fill(null);
     const wh = ws.f32('idx.wh', H);
     for (const g of segs) {
       for (let s = 0; s < g.S; s++) {
