@@ -47,9 +47,17 @@ export interface NeedleRow {
   sparse_acc: number;
 }
 
+export interface PerplexityRow {
+  ctx: number;
+  dense: number;
+  sparse: number;
+}
+
 export interface EvalReport {
   perplexity: { dense: number; sparse: number };
   needle: NeedleRow[];
+  /** perplexity with chunks of 1×, 2×, 4×… the training length (same text): how each attention extrapolates */
+  perplexity_by_ctx: PerplexityRow[];
   /** how it was measured */
   meta: {
     model: string;
@@ -170,7 +178,8 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const cfg = loadConfig(dir);
   const bos = cfg.bosTokenId;
   const stream = tokenizeDocuments(splitDocuments(text), tok, bos);
-  const chunks = evalChunks(stream, seq, bos, Math.max(1, Math.ceil(maxTokens / (seq - 1))));
+  const chunksOf = (len: number) => evalChunks(stream, len, bos, Math.max(1, Math.ceil(maxTokens / (len - 1))));
+  const chunks = chunksOf(seq);
   if (!chunks.length) throw new Error('--data: no held-out text to score');
   const ctxs = multiples.map((m) => Math.round(m * seq));
   const maxCtx = Math.max(seq, ...ctxs);
@@ -188,16 +197,27 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   try {
     const { dense, sparse } = loadPair(dir, backend, maxCtx);
     const progress = o.onProgress ?? (() => {});
-    let nD = 0, nS = 0, count = 0;
-    chunks.forEach((c, i) => {
-      const d = chunkNll(dense, c);
-      const s = chunkNll(sparse, c);
-      nD += d.nll;
-      nS += s.nll;
-      count += d.n;
-      progress('perplexity', i + 1, chunks.length);
-    });
-    const perplexity = { dense: Math.exp(nD / count), sparse: Math.exp(nS / count) };
+    const score = (cs: Int32Array[], what: string) => {
+      let nD = 0, nS = 0, count = 0;
+      cs.forEach((c, i) => {
+        const d = chunkNll(dense, c);
+        const s = chunkNll(sparse, c);
+        nD += d.nll;
+        nS += s.nll;
+        count += d.n;
+        progress(what, i + 1, cs.length);
+      });
+      return { dense: Math.exp(nD / count), sparse: Math.exp(nS / count), count };
+    };
+    const main = score(chunks, 'perplexity');
+    const count = main.count;
+    const perplexity = { dense: main.dense, sparse: main.sparse };
+    const byCtx: PerplexityRow[] = [{ ctx: seq, ...perplexity }];
+    for (const ctx of ctxs) {
+      if (ctx <= seq) continue;
+      const r = score(chunksOf(ctx), `perplexity at ${ctx}`);
+      byCtx.push({ ctx, dense: r.dense, sparse: r.sparse });
+    }
 
     const rng = new Rng(o.seed ?? 7);
     const needle: NeedleRow[] = [];
@@ -216,6 +236,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     return {
       perplexity,
       needle,
+      perplexity_by_ctx: byCtx,
       meta: {
         model: dir, seq, index_topk: cfg.indexer?.topk ?? null, tokens_scored: count, chunks: chunks.length, trials,
         sparse_vs_dense_ppl: perplexity.sparse / perplexity.dense - 1, seconds: (performance.now() - t0) / 1000,

@@ -44,11 +44,15 @@ describe('dsv32 eval', () => {
     assert.ok(Number.isFinite(r.perplexity.sparse) && r.perplexity.sparse > 1);
     assert.notEqual(r.perplexity.dense, r.perplexity.sparse, 'top-8 of up to 64 keys must change the scores');
     assert.deepEqual(r.needle.map((n) => n.ctx), [64, 128]);
+    assert.deepEqual(r.perplexity_by_ctx.map((p) => p.ctx), [64, 128]);
+    assert.deepEqual(r.perplexity_by_ctx[0], { ctx: 64, ...r.perplexity });
+    assert.ok(r.perplexity_by_ctx.every((p) => Number.isFinite(p.dense) && Number.isFinite(p.sparse)));
     for (const n of r.needle) for (const a of [n.dense_acc, n.sparse_acc]) assert.ok(a >= 0 && a <= 1 && Number.isFinite(a));
     assert.equal(r.meta.index_topk, 8);
     assert.ok(r.meta.tokens_scored > 150 && r.meta.chunks === Math.ceil(r.meta.tokens_scored / 63));
     const d = await evaluate({ model: denseDir, ...opts });
     assert.equal(d.perplexity.dense, d.perplexity.sparse, 'top-k ≥ context: DSA selects every key');
+    for (const p of d.perplexity_by_ctx) assert.equal(p.dense, p.sparse);
     assert.deepEqual(d.needle.map((n) => n.dense_acc), d.needle.map((n) => n.sparse_acc));
   });
 
@@ -71,7 +75,8 @@ describe('dsv32 eval', () => {
       { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(j).sort(), ['meta', 'needle', 'perplexity']);
+    assert.deepEqual(Object.keys(j).sort(), ['meta', 'needle', 'perplexity', 'perplexity_by_ctx']);
+    assert.deepEqual((j.perplexity_by_ctx as { ctx: number }[]).map((p) => p.ctx), [64, 128, 256]);
     assert.deepEqual(Object.keys(j.perplexity as object).sort(), ['dense', 'sparse']);
     const needle = j.needle as Record<string, number>[];
     assert.deepEqual(needle.map((n) => n.ctx), [64, 128, 256]);

@@ -33,6 +33,10 @@ export function formatReport(r: EvalReport): string {
     `  dense   ${r.perplexity.dense.toFixed(3)}`,
     `  sparse  ${r.perplexity.sparse.toFixed(3)}  (${m.sparse_vs_dense_ppl >= 0 ? '+' : ''}${(100 * m.sparse_vs_dense_ppl).toFixed(2)}% vs dense)`,
     '',
+    'perplexity by context length (same text in longer chunks; trained at the first)',
+    '  context     dense    sparse',
+    ...r.perplexity_by_ctx.map((p) => `  ${String(p.ctx).padStart(7)}  ${p.dense.toFixed(2).padStart(8)}  ${p.sparse.toFixed(2).padStart(8)}`),
+    '',
     `passkey retrieval (${m.trials} trials per length; greedy answer contains the 5-digit key)`,
     '  context   dense   sparse',
     ...r.needle.map((n) => `  ${String(n.ctx).padStart(7)}   ${pct(n.dense_acc).padStart(5)}   ${pct(n.sparse_acc).padStart(6)}`),
@@ -52,7 +56,7 @@ export function registerEval(program: Command): void {
     .option('--max-tokens <n>', 'held-out tokens to score at most (default: all; --quick: 4096)')
     .option('--trials <n>', 'passkey trials per context length (default 20; --quick: 6)')
     .option('--quick', 'a small sample that finishes in under a minute')
-    .option('--json', 'print {"perplexity": {"dense", "sparse"}, "needle": [{"ctx", "dense_acc", "sparse_acc"}], "meta"}')
+    .option('--json', 'print {"perplexity": {"dense", "sparse"}, "needle": [{"ctx", "dense_acc", "sparse_acc"}], "perplexity_by_ctx", "meta"}')
     .option('--backend <name>', 'wasm | portable', 'wasm')
     .option('--seed <n>', 'seed of the passkeys and their depths', '7')
     .action(async (f: EvalFlags) => {
