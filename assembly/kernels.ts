@@ -240,7 +240,64 @@ const KC: i32 = 256;
   return scalarE4m3(load<u8>(w + i)) * load<f32>(sc + (<usize>((n >> 7) * kb + (k >> 7)) << 2));
 }
 
+// i32-lane shuffles as byte shuffles: lanes a0 b0 a1 b1 / a2 b2 a3 b3 / a0 a1 b0 b1 / a2 a3 b2 b3
+@inline function zipLo(a: v128, b: v128): v128 { return i8x16.shuffle(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); }
+@inline function zipHi(a: v128, b: v128): v128 { return i8x16.shuffle(a, b, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31); }
+@inline function lo64(a: v128, b: v128): v128 { return i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23); }
+@inline function hi64(a: v128, b: v128): v128 { return i8x16.shuffle(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); }
+
+/** Stores the 4×4 transpose of rows a..d (4 k-values each) as 4 k-slots of 4 rows, at stride 32 bytes. */
+@inline function store4x4T(a: v128, b: v128, c: v128, e: v128, d: usize): void {
+  const t0 = zipLo(a, b), t1 = zipHi(a, b), t2 = zipLo(c, e), t3 = zipHi(c, e);
+  v128.store(d, lo64(t0, t2));
+  v128.store(d + 32, hi64(t0, t2));
+  v128.store(d + 64, lo64(t1, t3));
+  v128.store(d + 96, hi64(t1, t3));
+}
+
+/** bf16 → f32 of 8 lanes: (low 4, high 4). */
+@inline function bf16Lo(v: v128): v128 { return i32x4.shl(i32x4.extend_low_i16x8_u(v), 16); }
+@inline function bf16Hi(v: v128): v128 { return i32x4.shl(i32x4.extend_high_i16x8_u(v), 16); }
+
+/** A full 8-row bf16 panel in SIMD: 8 k at a time, widened and transposed into the k-major layout. */
+function packPanelBf16(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  const rs = <usize>K << 1;
+  const r0 = w + ((<usize>n * <usize>K + <usize>k0) << 1);
+  let k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    const o = <usize>k << 1;
+    const v0 = v128.load(r0 + o), v1 = v128.load(r0 + rs + o), v2 = v128.load(r0 + 2 * rs + o), v3 = v128.load(r0 + 3 * rs + o);
+    const v4 = v128.load(r0 + 4 * rs + o), v5 = v128.load(r0 + 5 * rs + o), v6 = v128.load(r0 + 6 * rs + o), v7 = v128.load(r0 + 7 * rs + o);
+    const d = dst + (<usize>k << 5);
+    store4x4T(bf16Lo(v0), bf16Lo(v1), bf16Lo(v2), bf16Lo(v3), d);
+    store4x4T(bf16Lo(v4), bf16Lo(v5), bf16Lo(v6), bf16Lo(v7), d + 16);
+    store4x4T(bf16Hi(v0), bf16Hi(v1), bf16Hi(v2), bf16Hi(v3), d + 128);
+    store4x4T(bf16Hi(v4), bf16Hi(v5), bf16Hi(v6), bf16Hi(v7), d + 144);
+  }
+  for (; k < kc; k++) {
+    for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>r << 2) + (<usize>k << 5), bf16At(r0 + <usize>r * rs + (<usize>k << 1)));
+  }
+}
+
+/** A full 8-row f32 panel in SIMD: 4 k at a time, transposed into the k-major layout. */
+function packPanelF32(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  const rs = <usize>K << 2;
+  const r0 = w + ((<usize>n * <usize>K + <usize>k0) << 2);
+  let k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    const o = <usize>k << 2;
+    const d = dst + (<usize>k << 5);
+    store4x4T(v128.load(r0 + o), v128.load(r0 + rs + o), v128.load(r0 + 2 * rs + o), v128.load(r0 + 3 * rs + o), d);
+    store4x4T(v128.load(r0 + 4 * rs + o), v128.load(r0 + 5 * rs + o), v128.load(r0 + 6 * rs + o), v128.load(r0 + 7 * rs + o), d + 16);
+  }
+  for (; k < kc; k++) {
+    for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>r << 2) + (<usize>k << 5), load<f32>(r0 + <usize>r * rs + (<usize>k << 2)));
+  }
+}
+
 function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  if (fmt == FMT_BF16 && n + 8 <= N) { packPanelBf16(w, K, n, k0, kc, dst); return; }
+  if (fmt == FMT_F32 && n + 8 <= N) { packPanelF32(w, K, n, k0, kc, dst); return; }
   const kb = (K + 127) >> 7;
   for (let r = 0; r < 8; r++) {
     const nn = n + r;
