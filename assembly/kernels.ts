@@ -281,8 +281,11 @@ function packPanelBf16(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): 
 
 /** A full 8-row f32 panel in SIMD: 4 k at a time, transposed into the k-major layout. */
 function packPanelF32(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
-  const rs = <usize>K << 2;
-  const r0 = w + ((<usize>n * <usize>K + <usize>k0) << 2);
+  transpose8(w + ((<usize>n * <usize>K + <usize>k0) << 2), <usize>K << 2, kc, dst);
+}
+
+/** 8 f32 rows of kc values (row stride rs bytes) into the k-major panel. */
+function transpose8(r0: usize, rs: usize, kc: i32, dst: usize): void {
   let k = 0;
   for (; k + 4 <= kc; k += 4) {
     const o = <usize>k << 2;
@@ -295,9 +298,24 @@ function packPanelF32(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): v
   }
 }
 
+/**
+ * A full 8-row FP8 panel: each row decoded with the SIMD e4m3 decoder (scales per 128 columns) into the
+ * scratch half of the pack buffer, then transposed. `dst` has KC·8 floats of panel + KC·8 of scratch.
+ */
+function packPanelFp8(w: usize, sc: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  const kb = (K + 127) >> 7;
+  const tmp = dst + (<usize>KC << 5);
+  for (let r = 0; r < 8; r++) {
+    const nn = n + r;
+    decode_fp8(w + <usize>nn * <usize>K + <usize>k0, tmp + (<usize>(r * kc) << 2), kc, sc + (<usize>((nn >> 7) * kb + (k0 >> 7)) << 2));
+  }
+  transpose8(tmp, <usize>kc << 2, kc, dst);
+}
+
 function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
   if (fmt == FMT_BF16 && n + 8 <= N) { packPanelBf16(w, K, n, k0, kc, dst); return; }
   if (fmt == FMT_F32 && n + 8 <= N) { packPanelF32(w, K, n, k0, kc, dst); return; }
+  if (fmt != FMT_BF16 && fmt != FMT_F32 && n + 8 <= N) { packPanelFp8(w, sc, K, n, k0, kc, dst); return; }
   const kb = (K + 127) >> 7;
   for (let r = 0; r < 8; r++) {
     const nn = n + r;
@@ -382,7 +400,7 @@ function micro1x8(x: usize, p: usize, kc: i32, c: usize, nv: i32, first: bool): 
   storeC(c, nv, c0, c1);
 }
 
-/** y[M,N] columns [n0,n1) (n0 a multiple of 8) = x[M,K] · Wᵀ; `pack` is this thread's KC×8 floats. */
+/** y[M,N] columns [n0,n1) (n0 a multiple of 8) = x[M,K] · Wᵀ; `pack` is this thread's 2·KC×8 floats. */
 export function gemm(fmt: i32, w: usize, sc: usize, x: usize, y: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, pack: usize): void {
   const ldx = <usize>K << 2, ldc = <usize>N << 2;
   for (let k0 = 0; k0 < K; k0 += KC) {

@@ -251,9 +251,9 @@ export class WasmBackend implements Backend {
       if (w.format === 'fp8') this.pool.run('gemv_fp8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, xp, yp, K, a, b]));
       else this.pool.run(w.format === 'f32' ? 'gemv_f32' : 'gemv_bf16', this.split(N, th, 4, (a, b) => [w.ptr, xp, yp, K, a, b]));
     } else {
-      const pack = this.buf('pack', this.threads * KC * 8 * 4);
+      const pack = this.buf('pack', this.threads * KC * 8 * 4 * 2); // panel + decode scratch per thread
       const fmt = FMT_CODE[w.format];
-      this.pool.run('gemm', this.split(N, th, 8, (a, b, t) => [fmt, w.ptr, w.scalePtr, xp, yp, M, N, K, a, b, pack + t * KC * 32]));
+      this.pool.run('gemm', this.split(N, th, 8, (a, b, t) => [fmt, w.ptr, w.scalePtr, xp, yp, M, N, K, a, b, pack + t * KC * 64]));
     }
     out.set(this.f32.subarray(yp >> 2, (yp >> 2) + M * N));
     return out;
