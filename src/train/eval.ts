@@ -14,13 +14,15 @@ import { PortableBackend } from '../kernels/portable.js';
 import { WasmBackend } from '../kernels/wasm/backend.js';
 import { loadConfig, parseConfig } from '../model/config.js';
 import { DeepSeekModel } from '../model/model.js';
+import { DEFAULT_MODEL_DIR, packageRoot } from '../runtime/runtime.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { evalChunks, splitDocuments, tokenizeDocuments } from './data.js';
 import { LOG_FILE } from './log.js';
 import { Rng } from './random.js';
 
-export const DEFAULT_EVAL_MODEL = 'models/dsv32-tiny';
-export const DEFAULT_HELDOUT = 'data/corpus/heldout.txt';
+/** The bundled model and the corpus builder's held-out file, found from the package root (any cwd). */
+export const DEFAULT_EVAL_MODEL = DEFAULT_MODEL_DIR;
+export const DEFAULT_HELDOUT = join(packageRoot, 'data', 'corpus', 'heldout.txt');
 
 export interface EvalOptions {
   model: string;

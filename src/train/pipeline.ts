@@ -5,6 +5,7 @@
 // and the engine read unchanged — plus train_log.json and loss.svg (log.ts).
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { packageRoot } from '../runtime/runtime.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { gemmPortable, setGemm } from './autograd/gemm.js';
 import { saveCheckpoint } from './checkpoint.js';
@@ -21,7 +22,8 @@ export const STAGES: readonly TrainMode[] = ['pretrain', 'indexer-warmup', 'spar
 /** Per-stage defaults: spec §14 uses 1e-3 for the indexer warm-up; small models pretrain well near 1e-3. */
 export const DEFAULT_LR: Record<TrainMode, number> = { 'pretrain': 1e-3, 'indexer-warmup': 1e-3, 'sparse': 1e-4 };
 
-export const DEFAULT_TOKENIZER_DIR = 'data/tokenizer';
+/** Our trained tokenizer, found from the package root (any cwd). */
+export const DEFAULT_TOKENIZER_DIR = join(packageRoot, 'data', 'tokenizer');
 
 export interface TrainStageOptions {
   stage: TrainMode;

@@ -2,7 +2,7 @@
 // DeepSeek Sparse Attention side by side (train/eval.ts does the work).
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { DEFAULT_EVAL_MODEL, DEFAULT_HELDOUT, type EvalReport, evaluate } from '../../train/eval.js';
+import { DEFAULT_EVAL_MODEL, type EvalReport, evaluate } from '../../train/eval.js';
 
 interface EvalFlags {
   model?: string;
@@ -50,8 +50,8 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('held-out perplexity and passkey retrieval at 1×/2×/4× the training length, dense vs sparse attention (inference engine)')
-    .option('--model <dir>', 'model folder', DEFAULT_EVAL_MODEL)
-    .option('--data <file>', `held-out text (default ${DEFAULT_HELDOUT})`)
+    .option('--model <dir>', 'model folder (default: the bundled models/dsv32-tiny)')
+    .option('--data <file>', 'held-out text (default: data/corpus/heldout.txt of this package)')
     .option('--seq <n>', 'chunk length and needle unit (default: the training --seq from train_log.json, else 256)')
     .option('--max-tokens <n>', 'held-out tokens to score at most (default: all; --quick: 4096)')
     .option('--trials <n>', 'passkey trials per context length (default 20; --quick: 6)')
@@ -66,7 +66,7 @@ export function registerEval(program: Command): void {
         : null;
       let phase = '';
       const report = await evaluate({
-        model: f.model!, data: f.data, seq: int(f.seq, '--seq', 2), maxTokens: int(f.maxTokens, '--max-tokens', 1),
+        model: f.model ?? DEFAULT_EVAL_MODEL, data: f.data, seq: int(f.seq, '--seq', 2), maxTokens: int(f.maxTokens, '--max-tokens', 1),
         trials: int(f.trials, '--trials', 1), quick: f.quick, backend: f.backend, seed: int(f.seed, '--seed', 0),
         onProgress: (what, done, total) => {
           if (!bar) return;

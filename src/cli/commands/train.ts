@@ -3,7 +3,7 @@
 // expert-load balance as max/mean tokens per expert).
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { DEFAULT_LR, DEFAULT_TOKENIZER_DIR, type TrainEvent, type TrainStageOptions, trainStage } from '../../train/pipeline.js';
+import { DEFAULT_LR, type TrainEvent, type TrainStageOptions, trainStage } from '../../train/pipeline.js';
 import type { TrainMode } from '../../train/params.js';
 
 export interface TrainCliFlags {
@@ -124,7 +124,7 @@ function stageCommand(parent: Command, stage: TrainMode, what: string): void {
     .option('--preset <name>', 'a built-in config: tiny | small (pretrain from scratch)')
     .option('--model <dir>', 'continue from / convert a deepseek_v3 or deepseek_v32 checkpoint folder')
     .option('--data <file>', 'training text (paragraphs per line, blank line between documents)')
-    .option('--tokenizer <dir>', `tokenizer folder (default: the model's own, else ${DEFAULT_TOKENIZER_DIR})`)
+    .option('--tokenizer <dir>', "tokenizer folder (default: the model's own, else this package's data/tokenizer)")
     .option('--seq <n>', 'tokens per sequence', '256')
     .option('--batch <n>', 'sequences per step', '4')
     .option('--steps <n>', 'optimizer steps', '1000')
