@@ -8,7 +8,9 @@ import { Arena } from '../kernels/wasm/arena.js';
 import { ThreadPool } from '../kernels/wasm/pool.js';
 import type { GemmFn } from './autograd/gemm.js';
 
-const KC = 256; // the kernel's K block (assembly/kernels.ts); each thread packs KC×8 floats
+const KC = 256; // the kernel's K block (assembly/kernels.ts)
+/** bytes of `pack` per thread: a KC×8 f32 weight panel plus as much decode scratch (the kernel's contract) */
+const PACK_BYTES = 2 * KC * 8 * 4;
 const FMT_F32 = 0;
 
 export interface WasmGemmOptions {
@@ -70,7 +72,7 @@ export class WasmGemm {
     const ap = this.reserve('a', M * K * 4);
     const bp = this.reserve('b', N * K * 4);
     const yp = this.reserve('y', M * N * 4);
-    const pk = this.reserve('pack', th * KC * 8 * 4);
+    const pk = this.reserve('pack', th * PACK_BYTES);
     // views after every allocation: growing the shared memory replaces its buffer
     if (this.f32.buffer !== this.memory.buffer || this.f32.length * 4 !== this.memory.buffer.byteLength) this.f32 = new Float32Array(this.memory.buffer);
     const f = this.f32;
@@ -81,7 +83,7 @@ export class WasmGemm {
     const parts: number[][] = [];
     const chunk = Math.ceil(N / th / 8) * 8;
     for (let n0 = 0, t = 0; n0 < N; n0 += chunk, t++) {
-      parts.push([FMT_F32, bp, 0, ap, yp, M, N, K, n0, Math.min(N, n0 + chunk), pk + t * KC * 32]);
+      parts.push([FMT_F32, bp, 0, ap, yp, M, N, K, n0, Math.min(N, n0 + chunk), pk + t * PACK_BYTES]);
     }
     this.pool.run('gemm', parts);
     const y = f.subarray(yp >> 2, (yp >> 2) + M * N);
