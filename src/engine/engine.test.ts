@@ -109,6 +109,10 @@ describe('engine', () => {
     const r = await collect(engine.generate({ prompt, maxTokens: 30, sampling: { temperature: 0 }, stopTokens: [eos] }));
     assert.deepEqual(r.tokens, free.tokens.slice(0, free.tokens.indexOf(eos)));
     assert.equal(r.done.finishReason, 'stop');
+    // the engine's default stop ids (generation_config.json's eos_token_id list) apply when a request names none
+    const byDefault = await collect(new Engine(model, { tokenizer: tok, speculative: false, stopTokens: [1, eos] })
+      .generate({ prompt, maxTokens: 30, sampling: { temperature: 0 } }));
+    assert.deepEqual(byDefault.tokens, r.tokens);
   });
 
   it('json_object output always parses, over many seeds and budgets', async () => {

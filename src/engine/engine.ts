@@ -60,6 +60,8 @@ export interface EngineOptions {
   prefillChunk?: number;
   /** defaults for unspecified sampling parameters (e.g. from generation_config.json) */
   defaults?: Partial<SamplingParams>;
+  /** tokens that end generation when a request names none (generation_config.json's eos_token_id) */
+  stopTokens?: number[];
 }
 
 export interface EngineStats {
@@ -88,6 +90,7 @@ export class Engine {
   readonly minAcceptance: number;
   readonly prefillChunk: number;
   readonly defaults: SamplingParams;
+  readonly stopTokens: number[];
   private queue: Sequence[] = [];
   private active: Sequence[] = [];
   private running = false;
@@ -103,6 +106,7 @@ export class Engine {
     this.minAcceptance = opts.minAcceptance ?? 0.3;
     this.prefillChunk = opts.prefillChunk ?? 256;
     this.defaults = { temperature: 1, topP: 1, topK: 0, frequencyPenalty: 0, presencePenalty: 0, ...opts.defaults };
+    this.stopTokens = opts.stopTokens ?? [model.cfg.eosTokenId];
   }
 
   get load(): { active: number; queued: number } {
@@ -130,7 +134,7 @@ export class Engine {
       params,
       rng: new Random(req.seed ?? (Math.random() * 2 ** 32) >>> 0),
       maxTokens,
-      stopTokens: new Set(req.stopTokens ?? [cfg.eosTokenId]),
+      stopTokens: new Set(req.stopTokens ?? this.stopTokens),
       stop: new StopMatcher(req.stop ?? []),
       decoder: tk ? new StreamDecoder(tk, { skipSpecial: false }) : null,
       logprobs: req.logprobs ?? null,

@@ -65,11 +65,23 @@ export function generationDefaults(dir: string): Partial<SamplingParams> {
   }
 }
 
+/** End-of-sequence ids of generation_config.json (`eos_token_id`, one id or a list), if it names any. */
+export function generationStopTokens(dir: string): number[] | undefined {
+  const p = join(dir, 'generation_config.json');
+  if (!existsSync(p)) return undefined;
+  const g = JSON.parse(readFileSync(p, 'utf8')) as { eos_token_id?: unknown };
+  const ids = Array.isArray(g.eos_token_id) ? g.eos_token_id : g.eos_token_id === undefined ? [] : [g.eos_token_id];
+  const ok = ids.filter((x): x is number => Number.isInteger(x) && (x as number) >= 0);
+  return ok.length ? ok : undefined;
+}
+
 export interface Runtime {
   dir: string;
   model: DeepSeekModel;
   tokenizer: Tokenizer | null;
   defaults: Partial<SamplingParams>;
+  /** generation ends at these ids unless a request says otherwise */
+  stopTokens: number[] | undefined;
   close(): Promise<void>;
 }
 
@@ -82,6 +94,7 @@ export async function loadRuntime(dir: string | undefined, opts: RuntimeOptions 
     model,
     tokenizer: tokenizerFor(d, model.cfg.vocabSize),
     defaults: generationDefaults(d),
+    stopTokens: generationStopTokens(d),
     close: async () => { if (backend instanceof WasmBackend) await backend.close(); },
   };
 }

@@ -38,6 +38,8 @@ export interface ServeModelOptions {
   defaults?: Partial<SamplingParams>;
   /** MTP speculative decoding */
   speculative?: EngineOptions['speculative'];
+  /** ids that end a generation by default (generation_config.json's eos_token_id) */
+  stopTokens?: number[];
 }
 
 export function serveModel(model: DeepSeekModel, tokenizer: Tokenizer, opts: ServeModelOptions = {}): ServedModel {
@@ -48,6 +50,7 @@ export function serveModel(model: DeepSeekModel, tokenizer: Tokenizer, opts: Ser
   const prefixCache = new PrefixCache(fingerprint, { budgetBytes: opts.cacheBytes, dir: opts.cacheDir });
   const engine = new Engine(model, {
     tokenizer, prefixCache, maxBatch: opts.maxBatch, maxQueue: opts.maxQueue, defaults: opts.defaults, speculative: opts.speculative,
+    stopTokens: opts.stopTokens,
   });
   const id = (s: string) => tokenizer.tokenToId(s);
   return {

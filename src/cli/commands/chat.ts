@@ -29,6 +29,7 @@ export function registerChat(program: Command): void {
       const engine = new Engine(rt.model, {
         tokenizer: tk,
         defaults: rt.defaults,
+        stopTokens: rt.stopTokens,
         speculative: o.mtp === false ? false : 'auto',
         prefixCache: prefixCacheFor(rt.model, o.cacheDir ? { dir: o.cacheDir } : {}),
       });

@@ -50,6 +50,7 @@ export function registerGenerate(program: Command): void {
       const engine = new Engine(rt.model, {
         tokenizer: rt.tokenizer,
         defaults: rt.defaults,
+        stopTokens: rt.stopTokens,
         speculative: o.mtp === false ? false : 'auto',
         prefixCache: o.cacheDir ? prefixCacheFor(rt.model, { dir: o.cacheDir }) : null,
       });

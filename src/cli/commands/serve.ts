@@ -42,6 +42,7 @@ export function registerServe(program: Command): void {
       const served = serveModel(rt.model, rt.tokenizer, {
         id: basename(rt.dir),
         defaults: rt.defaults,
+        stopTokens: rt.stopTokens,
         cacheDir: o.cacheDir,
         cacheBytes: cacheMb * 2 ** 20,
         maxBatch,
