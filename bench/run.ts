@@ -21,6 +21,7 @@ import { ensureWasmBuilt } from '../src/kernels/wasm/testutil.js';
 import type { ModelCache } from '../src/model/cache.js';
 import { isMoeLayer, loadConfig, type ModelConfig } from '../src/model/config.js';
 import { countParams } from '../src/model/manifest.js';
+import { flopsPerToken } from '../src/model/plan.js';
 import { DeepSeekModel } from '../src/model/model.js';
 import { type ParityRow, parityMarkdown, runParity } from './llamacpp-parity.js';
 import { measureReadBandwidth } from './llamacpp/bandwidth.js';
@@ -81,7 +82,7 @@ function parseArgs(argv: string[]): Args {
   return {
     quick,
     threads: num('--threads', 2),
-    rounds: num('--rounds', quick ? 1 : 2),
+    rounds: num('--rounds', quick ? 1 : 3),
     contexts,
     prompt: num('--prompt', quick ? 128 : 512),
     steps: num('--steps', quick ? 8 : 32),
@@ -121,6 +122,9 @@ interface EngineSpec {
 
 export interface EngineResult {
   label: string;
+  engine: 'dsv32' | 'llamacpp';
+  weights: 'native' | 'q8';
+  threads: number;
   loadS: number;
   prefillTokS: number;
   decodeMsPerToken: number;
@@ -130,6 +134,9 @@ export interface EngineResult {
   context: number;
   rssAfterLoadMiB: number;
   peakRssMiB: number;
+  /** dsv32: ms in each backend call during the last prefill, and that prefill's ms */
+  prefillOps?: OpTimes;
+  prefillMs?: number;
 }
 
 async function runEngine(s: EngineSpec): Promise<EngineResult> {
@@ -140,6 +147,8 @@ async function runEngine(s: EngineSpec): Promise<EngineResult> {
   const decodeMs: number[] = [];
   let rssAfterLoad = 0;
   let loadS = 0;
+  let prefillOps: OpTimes | undefined;
+  let prefillMs: number | undefined;
   if (s.engine === 'dsv32') {
     ensureWasmBuilt();
     const backend = await WasmBackend.create({ weights: s.weights, threads: s.threads });
@@ -148,13 +157,17 @@ async function runEngine(s: EngineSpec): Promise<EngineResult> {
     rssAfterLoad = process.memoryUsage().rss / 2 ** 20;
     let cache = model.newCache();
     let last = 0;
+    const prof = profileBackend(backend);
     for (let r = 0; r < s.reps; r++) {
       cache = model.newCache();
+      prof.reset();
       const a = now();
       const res = model.forward(prompt, 0, cache, { logits: 'last' });
       last = argmax(res.logits);
-      prefillBest = Math.min(prefillBest, now() - a);
+      prefillMs = now() - a;
+      prefillBest = Math.min(prefillBest, prefillMs);
     }
+    prefillOps = { ...prof.ops };
     let tok = last;
     for (let i = 0; i <= s.steps; i++) {
       const a = now();
@@ -183,8 +196,8 @@ async function runEngine(s: EngineSpec): Promise<EngineResult> {
   }
   const med = median(decodeMs);
   return {
-    label: s.label, loadS, prefillTokS: s.prompt / (prefillBest / 1000), decodeMsPerToken: med, decodeTokS: 1000 / med,
-    decodeBestMs: Math.min(...decodeMs), context: s.prompt, rssAfterLoadMiB: rssAfterLoad, peakRssMiB: peakRssMiB(),
+    label: s.label, engine: s.engine, weights: s.weights, threads: s.threads, loadS, prefillTokS: s.prompt / (prefillBest / 1000), decodeMsPerToken: med, decodeTokS: 1000 / med,
+    decodeBestMs: Math.min(...decodeMs), context: s.prompt, rssAfterLoadMiB: rssAfterLoad, peakRssMiB: peakRssMiB(), prefillOps, prefillMs,
   };
 }
 
@@ -219,7 +232,12 @@ function profileBackend(be: Backend): { ops: OpTimes; reset(): void } {
     const f = target[name]!.bind(be);
     target[name] = (...a: unknown[]) => {
       const t = now();
-      try { return f(...a); } finally { ops[name] = (ops[name] ?? 0) + now() - t; ops[`${name} calls`] = (ops[`${name} calls`] ?? 0) + 1; }
+      try { return f(...a); } finally {
+        const dt = now() - t;
+        ops[name] = (ops[name] ?? 0) + dt;
+        ops[`${name} calls`] = (ops[`${name} calls`] ?? 0) + 1;
+        if (name === 'matmul' && /\.experts\.\d/.test((a[2] as { name?: string }).name ?? '')) ops['matmul routed experts'] = (ops['matmul routed experts'] ?? 0) + dt;
+      }
     };
   }
   return { ops, reset: () => { for (const k of Object.keys(ops)) delete ops[k]; } };
@@ -264,30 +282,39 @@ async function runLong(s: LongSpec): Promise<{ points: LongPoint[]; peakRssMiB: 
     // prefill chunks shrink with the context so dense stays within a few seconds per measurement
     const chunk = ctx <= 4096 ? 64 : ctx <= 16384 ? 32 : 16;
     fillCache(dsa, cache, ctx, s.fillReal, maxCtx - ctx + 64);
+    if (!points.length) {
+      // warm up once: the JIT and both worker threads, before anything is timed
+      for (let i = 0; i < 6; i++) { dsa.forward([5], ctx, cache); dense.forward([5], ctx, cache); }
+    }
+    const steps = ctx > 16384 ? s.steps : s.steps + 2;
     const chunkIds = randomIds(chunk, dsa.cfg.vocabSize, ctx);
-    const measure = (m: DeepSeekModel, which: 'dsa' | 'dense') => {
-      const ms: number[] = [];
-      let tok = chunkIds[0]!;
-      for (let i = 0; i <= s.steps; i++) {
-        if (i === 1) prof[which].reset(); // the first step warms up (and builds the absorbed weights)
+    // decode steps alternate between the two models (same position, same cache), so a noisy stretch hits both
+    const models = { dsa, dense };
+    const ms = { dsa: [] as number[], dense: [] as number[] };
+    const tok = { dsa: chunkIds[0]!, dense: chunkIds[0]! };
+    for (let i = 0; i < steps + 2; i++) {
+      for (const w of ['dsa', 'dense'] as const) {
+        if (i === 2) prof[w].reset(); // two warm-up steps (the first builds the absorbed weights)
         const a = now();
-        const r = m.forward([tok], ctx, cache); // cuts the cache back to ctx first: every step at the same position
-        tok = argmax(r.logits);
-        if (i > 0) ms.push(now() - a);
+        const r = models[w].forward([tok[w]], ctx, cache); // cuts the cache back to ctx first: every step at the same position
+        tok[w] = argmax(r.logits);
+        if (i >= 2) ms[w].push(now() - a);
       }
-      const decodeOps: OpTimes = {};
-      for (const [k, v] of Object.entries(prof[which].ops)) decodeOps[k] = v / s.steps;
-      let prefill = Infinity;
-      for (let r = 0; r < 2; r++) {
+    }
+    const decodeOps = { dsa: {} as OpTimes, dense: {} as OpTimes };
+    for (const w of ['dsa', 'dense'] as const) for (const [k, v] of Object.entries(prof[w].ops)) decodeOps[w][k] = v / steps;
+    const prefill = { dsa: Infinity, dense: Infinity };
+    for (let r = 0; r < 2; r++) {
+      for (const w of ['dsa', 'dense'] as const) {
+        if (r > 0 && prefill[w] > 3000) continue; // one long measurement is steady enough
         const a = now();
-        m.forward(chunkIds, ctx, cache, { logits: 'last' });
-        prefill = Math.min(prefill, now() - a);
-        if (prefill > 3000) break; // one long measurement is steady enough
+        models[w].forward(chunkIds, ctx, cache, { logits: 'last' });
+        prefill[w] = Math.min(prefill[w], now() - a);
       }
-      return { decodeMs: median(ms), decodeBestMs: Math.min(...ms), prefillMsPerToken: prefill / chunk, decodeOps };
-    };
-    const d = measure(dsa, 'dsa');
-    const n = measure(dense, 'dense');
+    }
+    const result = (w: 'dsa' | 'dense') => ({ decodeMs: median(ms[w]), decodeBestMs: Math.min(...ms[w]), prefillMsPerToken: prefill[w] / chunk, decodeOps: decodeOps[w] });
+    const d = result('dsa');
+    const n = result('dense');
     points.push({ ctx, chunk, dsa: d, dense: n });
     process.stderr.write(`  ctx ${ctx}: decode DSA ${d.decodeMs.toFixed(1)} ms, dense ${n.decodeMs.toFixed(1)} ms; prefill DSA ${d.prefillMsPerToken.toFixed(1)} ms/token, dense ${n.prefillMsPerToken.toFixed(1)} ms/token\n`);
     cache.truncate(ctx);
@@ -295,6 +322,11 @@ async function runLong(s: LongSpec): Promise<{ points: LongPoint[]; peakRssMiB: 
   await be.close();
   await beDense.close();
   return { points, peakRssMiB: peakRssMiB(), fillReal: s.fillReal };
+}
+
+export function engineLabel(engine: 'dsv32' | 'llamacpp', w: 'native' | 'q8', threads: number): string {
+  const name = engine === 'dsv32' ? (w === 'q8' ? 'dsv32 q8' : 'dsv32 native (bf16)') : (w === 'q8' ? 'llama.cpp Q8_0' : 'llama.cpp BF16');
+  return `${name}, ${threads}t`;
 }
 
 // ---- parent: bytes per decode token --------------------------------------------------------------------
@@ -423,13 +455,19 @@ async function main(): Promise<void> {
   log(`  ${Object.entries(bw.gbPerS).map(([t, v]) => `${t} thread(s): ${f1(v)} GB/s`).join(', ')}`);
   loads.push(load1());
 
-  // engines side by side, rounds interleaved so a noisy stretch hits all of them; best round kept
-  const specs: EngineSpec[] = [
-    { kind: 'engine', label: 'dsv32 q8', engine: 'dsv32', weights: 'q8', dir: dsaDir, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 },
-    ...(ggufs ? [{ kind: 'engine', label: 'llama.cpp Q8_0', engine: 'llamacpp', weights: 'q8', dir: dsaDir, gguf: ggufs.q8_0, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
-    { kind: 'engine', label: 'dsv32 native (bf16)', engine: 'dsv32', weights: 'native', dir: dsaDir, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 },
-    ...(ggufs ? [{ kind: 'engine', label: 'llama.cpp BF16', engine: 'llamacpp', weights: 'native', dir: dsaDir, gguf: ggufs.bf16, prompt: a.prompt, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
-  ];
+  // engines side by side, rounds interleaved so a noisy stretch hits all of them; best round kept. The
+  // 1-thread pairs are the steadier comparison on a shared machine (a descheduled helper thread stalls both
+  // engines' 2-thread barriers).
+  const threadCounts = [...new Set([a.threads, 1])];
+  const specs: EngineSpec[] = [];
+  for (const th of threadCounts) {
+    for (const w of ['q8', 'native'] as const) {
+      if (a.quick && th !== a.threads && w === 'native') continue;
+      const base = { kind: 'engine' as const, weights: w, dir: dsaDir, prompt: a.prompt, steps: a.steps, threads: th, reps: 2 };
+      specs.push({ ...base, label: engineLabel('dsv32', w, th), engine: 'dsv32' });
+      if (ggufs) specs.push({ ...base, label: engineLabel('llamacpp', w, th), engine: 'llamacpp', gguf: w === 'q8' ? ggufs.q8_0 : ggufs.bf16, flash: true });
+    }
+  }
   const best = new Map<string, EngineResult>();
   for (let r = 0; r < a.rounds; r++) {
     for (const s of specs) {
@@ -464,12 +502,12 @@ async function main(): Promise<void> {
     const tq = hasLlama ? ggufOf(tinyDir, 'q8_0', log) : null;
     const tcfg = loadConfig(tinyDir);
     const P = Math.min(a.prompt, tcfg.maxPositions - a.steps - 2);
-    const t: EngineSpec[] = [
-      { kind: 'engine', label: 'dsv32 q8', engine: 'dsv32', weights: 'q8', dir: tinyDir, prompt: P, steps: a.steps, threads: a.threads, reps: 2 },
-      ...(tq ? [{ kind: 'engine', label: 'llama.cpp Q8_0', engine: 'llamacpp', weights: 'q8', dir: tinyDir, gguf: tq, prompt: P, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
-      { kind: 'engine', label: 'dsv32 native', engine: 'dsv32', weights: 'native', dir: tinyDir, prompt: P, steps: a.steps, threads: a.threads, reps: 2 },
-      ...(tg ? [{ kind: 'engine', label: 'llama.cpp BF16', engine: 'llamacpp', weights: 'native', dir: tinyDir, gguf: tg, prompt: P, steps: a.steps, threads: a.threads, reps: 2 } as EngineSpec] : []),
-    ];
+    const t: EngineSpec[] = [];
+    for (const w of ['q8', 'native'] as const) {
+      const base = { kind: 'engine' as const, weights: w, dir: tinyDir, prompt: P, steps: a.steps, threads: a.threads, reps: 2 };
+      t.push({ ...base, label: engineLabel('dsv32', w, a.threads), engine: 'dsv32' });
+      if (tq && tg) t.push({ ...base, label: engineLabel('llamacpp', w, a.threads), engine: 'llamacpp', gguf: w === 'q8' ? tq : tg, flash: true });
+    }
     for (const s of t) { log(`default model: ${s.label}`); tiny.push(await runChild<EngineResult>(s)); }
   } else {
     log(`default model not found at ${tinyDir}: skipped`);
@@ -481,6 +519,8 @@ async function main(): Promise<void> {
 }
 
 // ---- parent: reports ----------------------------------------------------------------------------------------
+
+interface Target { target: string; measured: string; met: boolean | null }
 
 interface Report {
   a: Args;
@@ -499,23 +539,26 @@ interface Report {
 
 function writeReports(r: Report): void {
   const { a, cfg, bw } = r;
-  const BW = bw.gbPerS[a.threads]! * 1e9;
   const ctx = a.prompt;
-  const roofOf = (label: string, res: EngineResult) => {
-    const b = label.startsWith('dsv32')
-      ? dsv32DecodeBytes(cfg, ctx, label.includes('q8') ? 'q8' : 'native', false)
-      : llamaDecodeBytes(label.includes('Q8_0') ? r.ggufs!.q8_0 : r.ggufs!.bf16, cfg, ctx);
+  const roofOf = (res: EngineResult) => {
+    const b = res.engine === 'dsv32'
+      ? dsv32DecodeBytes(cfg, ctx, res.weights, false)
+      : llamaDecodeBytes(res.weights === 'q8' ? r.ggufs!.q8_0 : r.ggufs!.bf16, cfg, ctx);
     const bytes = b.weights + b.cache;
-    return { bytes, fraction: bytes / BW / (res.decodeMsPerToken / 1000) };
+    return { bytes, fraction: bytes / (bw.gbPerS[res.threads]! * 1e9) / (res.decodeMsPerToken / 1000) };
   };
   const rows = [...r.best.entries()];
-  const get = (l: string) => r.best.get(l);
-  const q = get('dsv32 q8');
-  const lq = get('llama.cpp Q8_0');
-  const n = get('dsv32 native (bf16)');
-  const lb = get('llama.cpp BF16');
+  const get = (e: 'dsv32' | 'llamacpp', w: 'native' | 'q8', th = a.threads) => r.best.get(engineLabel(e, w, th));
+  const q = get('dsv32', 'q8');
+  const lq = get('llamacpp', 'q8');
+  const n = get('dsv32', 'native');
+  const lb = get('llamacpp', 'native');
+  const q1 = get('dsv32', 'q8', 1);
+  const lq1 = get('llamacpp', 'q8', 1);
+  const n1 = get('dsv32', 'native', 1);
+  const lb1 = get('llamacpp', 'native', 1);
   const ratio = (x: number | undefined, y: number | undefined) => (x && y ? x / y : null);
-  const roofQ = q ? roofOf('dsv32 q8', q) : null;
+  const roofQ = q ? roofOf(q) : null;
   const p = countParams(cfg);
 
   // plot: ms/token against context, dense vs DSA, decode and prefill
@@ -539,11 +582,29 @@ function writeReports(r: Report): void {
     svg = true;
   }
 
+  const at64 = r.long?.points.find((x) => x.ctx === 65536) ?? null;
+  const both = (x: number | null, y: number | null) => (x === null || y === null ? null : Math.min(x, y));
+  const dRatio = both(ratio(q?.decodeTokS, lq?.decodeTokS), ratio(n?.decodeTokS, lb?.decodeTokS));
+  const pRatio = both(ratio(q?.prefillTokS, lq?.prefillTokS), ratio(n?.prefillTokS, lb?.prefillTokS));
+  const x2 = (v: number | null) => (v === null ? '—' : `${f2(v)}×`);
+  const one = a.threads !== 1 && q1 ? ` (1 thread: q8 ${x2(ratio(q1?.decodeTokS, lq1?.decodeTokS))}, bf16 ${x2(ratio(n1?.decodeTokS, lb1?.decodeTokS))})` : '';
+  const oneP = a.threads !== 1 && q1 ? ` (1 thread: q8 ${x2(ratio(q1?.prefillTokS, lq1?.prefillTokS))}, bf16 ${x2(ratio(n1?.prefillTokS, lb1?.prefillTokS))})` : '';
+  const roofN = n ? roofOf(n) : null;
+  const targets: Target[] = [
+    { target: `decode ≥ 1.0× llama.cpp, same weights and precision, ${a.threads} threads`, measured: `q8/Q8_0 ${x2(ratio(q?.decodeTokS, lq?.decodeTokS))}, bf16/BF16 ${x2(ratio(n?.decodeTokS, lb?.decodeTokS))}${one}`, met: dRatio === null ? null : dRatio >= 1 },
+    { target: 'decode ≥ 80 % of the bandwidth roofline', measured: roofQ ? `dsv32 q8 ${Math.round(100 * roofQ.fraction)} %, native ${roofN ? Math.round(100 * roofN.fraction) : '—'} % (median step, ${a.threads} threads)` : '—', met: roofQ ? Math.max(roofQ.fraction, roofN?.fraction ?? 0) >= 0.8 : null },
+    { target: 'prefill ≥ 0.5× llama.cpp', measured: `q8/Q8_0 ${x2(ratio(q?.prefillTokS, lq?.prefillTokS))}, bf16/BF16 ${x2(ratio(n?.prefillTokS, lb?.prefillTokS))}${oneP}`, met: pRatio === null ? null : pRatio >= 0.5 },
+    { target: '64K context: DSA decode ≥ 5× faster than dense', measured: at64 ? x2(at64.dense.decodeMs / at64.dsa.decodeMs) : '—', met: at64 ? at64.dense.decodeMs / at64.dsa.decodeMs >= 5 : null },
+    { target: '64K context: DSA prefill ≥ 2.5× faster than dense', measured: at64 ? x2(at64.dense.prefillMsPerToken / at64.dsa.prefillMsPerToken) : '—', met: at64 ? at64.dense.prefillMsPerToken / at64.dsa.prefillMsPerToken >= 2.5 : null },
+  ];
   const json = {
-    decode: { dsv32_tok_s: q?.decodeTokS ?? null, llamacpp_tok_s: lq?.decodeTokS ?? null, ratio: ratio(q?.decodeTokS, lq?.decodeTokS), weights: 'dsv32 q8 (int8 per 32, fp32 scales) vs llama.cpp Q8_0', context: ctx,
-      bf16: { dsv32_tok_s: n?.decodeTokS ?? null, llamacpp_tok_s: lb?.decodeTokS ?? null, ratio: ratio(n?.decodeTokS, lb?.decodeTokS) } },
-    prefill: { dsv32_tok_s: q?.prefillTokS ?? null, llamacpp_tok_s: lq?.prefillTokS ?? null, ratio: ratio(q?.prefillTokS, lq?.prefillTokS), prompt_tokens: ctx,
-      bf16: { dsv32_tok_s: n?.prefillTokS ?? null, llamacpp_tok_s: lb?.prefillTokS ?? null, ratio: ratio(n?.prefillTokS, lb?.prefillTokS) } },
+    targets,
+    decode: { dsv32_tok_s: q?.decodeTokS ?? null, llamacpp_tok_s: lq?.decodeTokS ?? null, ratio: ratio(q?.decodeTokS, lq?.decodeTokS), weights: 'dsv32 q8 (int8 per 32, fp32 scales) vs llama.cpp Q8_0', threads: a.threads, context: ctx,
+      bf16: { dsv32_tok_s: n?.decodeTokS ?? null, llamacpp_tok_s: lb?.decodeTokS ?? null, ratio: ratio(n?.decodeTokS, lb?.decodeTokS) },
+      one_thread: { q8: { dsv32_tok_s: q1?.decodeTokS ?? null, llamacpp_tok_s: lq1?.decodeTokS ?? null }, bf16: { dsv32_tok_s: n1?.decodeTokS ?? null, llamacpp_tok_s: lb1?.decodeTokS ?? null } } },
+    prefill: { dsv32_tok_s: q?.prefillTokS ?? null, llamacpp_tok_s: lq?.prefillTokS ?? null, ratio: ratio(q?.prefillTokS, lq?.prefillTokS), threads: a.threads, prompt_tokens: ctx,
+      bf16: { dsv32_tok_s: n?.prefillTokS ?? null, llamacpp_tok_s: lb?.prefillTokS ?? null, ratio: ratio(n?.prefillTokS, lb?.prefillTokS) },
+      one_thread: { q8: { dsv32_tok_s: q1?.prefillTokS ?? null, llamacpp_tok_s: lq1?.prefillTokS ?? null }, bf16: { dsv32_tok_s: n1?.prefillTokS ?? null, llamacpp_tok_s: lb1?.prefillTokS ?? null } } },
     long_context: (r.long?.points ?? []).map((x) => ({
       ctx: x.ctx, dense_ms_per_token: x.dense.decodeMs, dsa_ms_per_token: x.dsa.decodeMs,
       dense_prefill_ms_per_token: x.dense.prefillMsPerToken, dsa_prefill_ms_per_token: x.dsa.prefillMsPerToken, prefill_chunk: x.chunk,
@@ -552,7 +613,7 @@ function writeReports(r: Report): void {
     roofline_fraction: roofQ?.fraction ?? null,
     roofline: {
       read_bandwidth_gb_s: bw.gbPerS, decode_bytes_per_token: roofQ?.bytes ?? null,
-      engines: Object.fromEntries(rows.map(([l, res]) => { const x = r.ggufs || l.startsWith('dsv32') ? roofOf(l, res) : null; return [l, x && { bytes_per_token: x.bytes, fraction: x.fraction }]; })),
+      engines: Object.fromEntries(rows.map(([l, res]) => { const x = r.ggufs || res.engine === 'dsv32' ? roofOf(res) : null; return [l, x && { bytes_per_token: x.bytes, fraction: x.fraction }]; })),
     },
     peak_rss_mib: Object.fromEntries(rows.map(([l, res]) => [l, res.peakRssMiB])),
     long_context_peak_rss_mib: r.long?.peakRssMiB ?? null,
@@ -569,15 +630,16 @@ function writeReports(r: Report): void {
 }
 
 function markdown(r: Report, json: Record<string, unknown> & { long_context: { ctx: number; dense_ms_per_token: number; dsa_ms_per_token: number; dense_prefill_ms_per_token: number; dsa_prefill_ms_per_token: number; prefill_chunk: number; decode_speedup: number; prefill_speedup: number }[] },
-  svg: boolean, roofOf: (l: string, res: EngineResult) => { bytes: number; fraction: number }): string {
+  svg: boolean, roofOf: (res: EngineResult) => { bytes: number; fraction: number }): string {
   const { a, cfg, bw, m } = r;
   const p = countParams(cfg);
   const L: string[] = [];
   L.push('## End to end', '');
   L.push(`Command: \`npm run bench${a.quick ? ' -- --quick' : ''}\` (\`bench/run.ts\`; \`npm run bench:setup\` once installs llama.cpp into bench/llamacpp/). ` +
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.llamaCpp}. Load average during the run: ${r.loads.join(' → ')} ` +
-    '(a model training job shares the two cores: expect ±20–30 %). Both engines use ' +
-    `${a.threads} threads; each engine runs in its own process (peak RSS is its own); ${a.rounds} interleaved round(s), best kept. Whole run: ${(r.seconds / 60).toFixed(1)} min.`, '');
+    '(other jobs share the two cores: expect ±20–30 %, and worse for 2-thread runs, whose barriers stall whenever one thread is descheduled). ' +
+    `Each pair runs with the same thread count (${[...new Set([a.threads, 1])].join(' and ')}); each engine runs in its own process (peak RSS is its own); ${a.rounds} interleaved round(s), best kept. ` +
+    `llama.cpp: flash attention on (llama.cpp's own default on CPU), F16 KV cache (its default), GGUF memory-mapped. Whole run: ${(r.seconds / 60).toFixed(1)} min.`, '');
   L.push(`Model: a random V3.2-shaped checkpoint (\`benchConfig\` in bench/run.ts): ${cfg.numLayers} layers (${cfg.firstKDense} dense, ${cfg.numLayers - cfg.firstKDense} MoE with ` +
     `${cfg.nRoutedExperts} routed experts, ${cfg.expertsPerToken} active, ${cfg.nSharedExperts} shared, groups ${cfg.nGroup}/${cfg.topkGroup}), hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, ` +
     `MLA latent ${cfg.kvLoraRank} + RoPE ${cfg.qkRopeHeadDim}, indexer ${cfg.indexer?.nHeads}×${cfg.indexer?.headDim} top-${cfg.indexer?.topk}, vocabulary ${cfg.vocabSize}; ` +
@@ -585,23 +647,31 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     'of this checkpoint (architecture `deepseek32`, i.e. with its lightning indexer) in BF16 and Q8_0; dsv32 runs the safetensors with `--weights native` (bf16 as stored) and `--weights q8` ' +
     '(int8 per 32 with fp32 scales, repacked at load). Same weights, same precision class per pair.', '');
 
+  const t = json.targets as Target[];
+  if (t.length) {
+    L.push('### Targets (issue 4), ratios from this run', '');
+    L.push('| target | measured | |', '|---|---|---|');
+    for (const x of t) L.push(`| ${x.target} | ${x.measured} | ${x.met === null ? 'not measured' : x.met ? 'met' : '**missed**'} |`);
+    L.push('');
+  }
+
   L.push('### Decode and prefill, dsv32 vs llama.cpp', '');
   L.push(`Prefill: a ${a.prompt}-token prompt from position 0 (best of 2), logits for the last token. Decode: ${a.steps} greedy tokens after it (median ms, lm_head and argmax/sampling included), context ≈ ${a.prompt}.`, '');
   L.push('| engine | weights | prefill tok/s | decode tok/s | decode ms/token (best) | bytes read per decode token | roofline fraction (at best) | load s | peak RSS |', '|---|---|---|---|---|---|---|---|---|');
   for (const [l, res] of r.best) {
-    const x = r.ggufs || l.startsWith('dsv32') ? roofOf(l, res) : null;
-    const w = l.includes('Q8_0') ? 'Q8_0 GGUF' : l.includes('BF16') ? 'BF16 GGUF' : l.includes('q8') ? 'q8 (repacked)' : 'bf16 (as stored)';
+    const x = r.ggufs || res.engine === 'dsv32' ? roofOf(res) : null;
+    const w = res.engine === 'llamacpp' ? (res.weights === 'q8' ? 'Q8_0 GGUF' : 'BF16 GGUF') : res.weights === 'q8' ? 'q8 (repacked)' : 'bf16 (as stored)';
     const atBest = x ? (x.fraction * res.decodeMsPerToken) / res.decodeBestMs : 0;
     L.push(`| ${l} | ${w} | ${f1(res.prefillTokS)} | ${f1(res.decodeTokS)} | ${f1(res.decodeMsPerToken)} (${f1(res.decodeBestMs)}) | ${x ? gb(x.bytes) : '—'} | ${x ? `${Math.round(100 * x.fraction)} % (${Math.round(100 * atBest)} %)` : '—'} | ${f1(res.loadS)} | ${mib(res.peakRssMiB)} |`);
   }
   const d = json.decode as { ratio: number | null; bf16: { ratio: number | null } };
   const pf = json.prefill as { ratio: number | null; bf16: { ratio: number | null } };
   L.push('');
-  L.push(`Ratios dsv32 / llama.cpp — decode: q8 ${d.ratio ? f2(d.ratio) : '—'}×, bf16 ${d.bf16.ratio ? f2(d.bf16.ratio) : '—'}×; prefill: q8 ${pf.ratio ? f2(pf.ratio) : '—'}×, bf16 ${pf.bf16.ratio ? f2(pf.bf16.ratio) : '—'}×.`, '');
+  L.push(`Ratios dsv32 / llama.cpp at ${a.threads} threads — decode: q8 ${d.ratio ? f2(d.ratio) : '—'}×, bf16 ${d.bf16.ratio ? f2(d.bf16.ratio) : '—'}×; prefill: q8 ${pf.ratio ? f2(pf.ratio) : '—'}×, bf16 ${pf.bf16.ratio ? f2(pf.bf16.ratio) : '—'}×.`, '');
   L.push(`Roofline: read bandwidth measured in this run (bench/llamacpp/bandwidth.ts: SIMD loads over 1 GiB, 4 streams per thread) ` +
     `${Object.entries(bw.gbPerS).map(([t, v]) => `${f1(v)} GB/s on ${t} thread${t === '1' ? '' : 's'}`).join(', ')}. Bytes read per decode token = the weights the token multiplies ` +
     '(k of n experts, one embedding row, lm_head; dsv32 native also reads the per-head absorbed W_UK/W_UV it keeps in fp32) + the cache rows attention reads; ' +
-    `roofline fraction = (bytes / ${f1(bw.gbPerS[a.threads]!)} GB/s) / measured ms per token (median; in brackets at the fastest step).`, '');
+    'roofline fraction = (bytes / the bandwidth at that thread count) / measured ms per token (median; in brackets at the fastest step).', '');
 
   if (r.long) {
     L.push('### Long context: dense vs DSA (dsv32 q8)', '');
@@ -630,6 +700,8 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     L.push('', `Peak RSS of the long-context process (both models loaded, cache reserved for the largest context): ${mib(r.long.peakRssMiB)}.`, '');
   }
 
+  L.push(...limits(r, roofOf), '');
+
   L.push('### Default model (models/dsv32-tiny)', '');
   if (!r.tinyPresent) L.push('Not present when this run happened (it is being trained); rerun `npm run bench` once it is in place.', '');
   else {
@@ -644,6 +716,63 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     L.push(parityMarkdown(r.parity), '');
   }
   return L.join('\n');
+}
+
+/** "What limits it": the measured numbers behind each missed target, with the cause the profile shows. */
+function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fraction: number }): string[] {
+  const { a, cfg } = r;
+  const get = (e: 'dsv32' | 'llamacpp', w: 'native' | 'q8', th: number) => r.best.get(engineLabel(e, w, th));
+  const L = ['### What limits dsv32 here (profiles of this run)', ''];
+  const q = get('dsv32', 'q8', a.threads);
+  const lq = get('llamacpp', 'q8', a.threads);
+  const n = get('dsv32', 'native', a.threads);
+  if (q) {
+    const x = roofOf(q);
+    const gbs = (ms: number) => f1(x.bytes / (ms / 1000) / 1e9);
+    const calls = r.long?.points[0]?.dsa.decodeOps['matmul calls'];
+    L.push(`- **Decode, q8**: ${gb(x.bytes)} per token at ${gbs(q.decodeMsPerToken)} GB/s (median step; ${gbs(q.decodeBestMs)} GB/s at the best step) against ` +
+      `${f1(r.bw.gbPerS[a.threads]!)} GB/s measured. The int8 GEMV is compute-bound in SIMD128: every int8 weight is widened to int16 before ` +
+      '`i32x4.dot_i16x8_s` (no VNNI-like int8 dot in wasm), which the Kernels section measures below the read bandwidth. ' +
+      `On top, a token makes ${calls ? Math.round(calls) : 'hundreds of'} matmul calls, each two thread-pool dispatches for q8 (quantise x, then the GEMV), ${2 * cfg.numHeads} of them per layer ` +
+      `for the per-head absorbed W_UK/W_UV products of ${cfg.kvLoraRank}×${cfg.qkNopeHeadDim}; a dispatch costs ~1 µs idle but up to ~150 µs when the other core is busy (cpu.md), which is why the median ` +
+      'step is well above the best one on this shared machine. To close: one batched kernel call for all heads\' absorbed products (and for all selected experts\' ' +
+      'gate/up), quantise x inside the GEMV call, and an int8 dot that skips the widening (relaxed-SIMD `i32x4.relaxed_dot_i8x16_i7x16_add_s` with 7-bit activations, ' +
+      'or a native addon for this one kernel).');
+  }
+  if (n) {
+    const x = roofOf(n);
+    L.push(`- **Decode, bf16**: ${Math.round(100 * x.fraction)} % of the roofline (median step)${x.fraction >= 0.7 ? ': the bf16 GEMV is close to bandwidth-bound' : ''}. ` +
+      `${gb(cfg.numLayers * cfg.numHeads * 2 * cfg.kvLoraRank * cfg.qkNopeHeadDim * 4)} of its ${gb(x.bytes)} per token are the absorbed W_UK/W_UV, which \`MLA.absorbedWeights\` ` +
+      'builds in fp32 from the bf16 kv_b_proj: keeping them bf16 halves that.');
+  }
+  if (q && lq) {
+    const fl = flopsPerToken(cfg, Math.floor(a.prompt / 2), 'prefill', 'dsa');
+    const per = fl.total - fl.lmHead;
+    const gf = (tps: number) => f1((per * tps) / 1e9);
+    L.push(`- **Prefill**: ~${f2(per / 1e9)} GFLOP per prompt token (matmuls; lm_head only for the last token): dsv32 q8 runs them at ${gf(q.prefillTokS)} GFLOP/s, ` +
+      `llama.cpp Q8_0 at ${gf(lq.prefillTokS)} GFLOP/s${n ? `, dsv32 bf16 at ${gf(n.prefillTokS)}` : ''}. ` +
+      (q.prefillOps && q.prefillMs ? `${Math.round((100 * (q.prefillOps.matmul ?? 0)) / q.prefillMs)} % of dsv32 q8's prefill time is in matmul ` +
+        `(${Math.round((100 * (q.prefillOps['matmul routed experts'] ?? 0)) / q.prefillMs)} % in the routed experts\' small-M GEMMs), ` +
+        `${Math.round((100 * (q.prefillOps.mhaAttention ?? 0)) / q.prefillMs)} % in attention. ` : '') +
+      'The wasm GEMMs run near their kernel-benchmark rates (Kernels section): SIMD128 has no int8 or bf16 dot products, where llama.cpp uses AVX-512 VNNI / BF16 ' +
+      'instructions. To close: the int8 GEMM on relaxed-SIMD dot products, larger register tiles, and grouping all experts\' tokens into one GEMM call; ' +
+      'beyond that a native GEMM (onnxruntime-node or an addon) behind the same Backend interface for prefill.');
+  }
+  const p64 = r.long?.points.find((x) => x.ctx === 65536);
+  if (p64) {
+    const o = p64.dense.decodeOps;
+    L.push(`- **Long context, dense**: at 64K, latentAttention is ${f1(o.latentAttention ?? 0)} of ${f1(p64.dense.decodeMs)} ms per token. Each call copies all ` +
+      'selected cache rows from the JS cache into wasm memory with a JS loop (3 `set()` per row), decodes the FP8 latent to an fp32 copy ' +
+      '(134 MB per layer at 64K) and then `latent_attention` loops heads outermost, streaming that fp32 copy twice per head (16 heads × 2 × 134 MB per layer). ' +
+      'A tiled kernel (decode a tile of rows once, score it for every head, online softmax) reading the FP8 rows in place from a cache that lives in wasm memory ' +
+      '(`gather_latent` already exists) would read ~43 MB per layer instead. This is also why DSA\'s speedup here is larger than FLOPs alone predict.');
+    const d = p64.dsa.decodeOps;
+    L.push(`- **Long context, DSA**: at 64K, indexer scoring is ${f1(d.indexerScores ?? 0)} of ${f1(p64.dsa.decodeMs)} ms per token and top-k ${f1(d.topk ?? 0)} ms. ` +
+      '`indexer_scores` decodes every FP8 key with the exact e4m3 decode for each query, and the keys are also ' +
+      'copied into wasm memory on every call (8 MiB per layer at 64K). Keeping the indexer cache in wasm memory and decoding each key tile once per query (or storing ' +
+      'keys as int8 with the per-token scale and using integer dots) would make it bandwidth-bound.');
+  }
+  return L;
 }
 
 /** Replaces the "## End to end" section (up to the next "## " heading) or appends it. */
