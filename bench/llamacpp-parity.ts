@@ -10,7 +10,8 @@ import { readGgufHeader } from '../src/formats/gguf.js';
 import { WasmBackend } from '../src/kernels/wasm/backend.js';
 import { DeepSeekModel } from '../src/model/model.js';
 import { referenceDir } from '../src/testing/fixtures.js';
-import { LlamaCppRunner } from './llamacpp/engine.js';
+import { Tokenizer } from '../src/tokenizer/tokenizer.js';
+import { LlamaCppRunner, llamaTokenize } from './llamacpp/engine.js';
 import { asDeepseekV3, benchOut, ggufOf, syntheticModel } from './llamacpp/models.js';
 
 export interface ParityCase {
@@ -160,6 +161,30 @@ export async function runParity(threads: number, log: (s: string) => void = () =
     rows.push(await runParityCase(c, threads, log));
   }
   return rows;
+}
+
+const TOKENIZER_TEXTS = [
+  'Hello world, this is a test of 12345 numbers and 3.14159.',
+  'In the beginning God created the heaven and the earth.',
+  '  leading spaces\tand tabs\nnewlines — “curly quotes” 你好世界 こんにちは',
+  'def f(x):\n    return x ** 2  # a comment\n',
+  'émigré naïve café — 1,000,000 items; 42!',
+];
+
+export interface TokenizerParity { model: string; texts: number; same: number; tokens: number }
+
+/** The exported vocabulary (tokens, merges, pre-tokenizer) tokenizes text in llama.cpp exactly as dsv32 does. */
+export async function tokenizerParity(modelDir: string, gguf: string): Promise<TokenizerParity> {
+  const ours = Tokenizer.fromDir(modelDir);
+  const theirs = await llamaTokenize(gguf, TOKENIZER_TEXTS);
+  let same = 0;
+  let tokens = 0;
+  TOKENIZER_TEXTS.forEach((t, i) => {
+    const a = [...ours.encode(t)];
+    tokens += a.length;
+    if (a.length === theirs[i]!.length && a.every((x, j) => x === theirs[i]![j])) same++;
+  });
+  return { model: modelDir.split('/').slice(-2).join('/'), texts: TOKENIZER_TEXTS.length, same, tokens };
 }
 
 export function parityMarkdown(rows: ParityRow[]): string {

@@ -23,7 +23,7 @@ import { isMoeLayer, loadConfig, type ModelConfig } from '../src/model/config.js
 import { countParams } from '../src/model/manifest.js';
 import { flopsPerToken } from '../src/model/plan.js';
 import { DeepSeekModel } from '../src/model/model.js';
-import { type ParityRow, parityMarkdown, runParity } from './llamacpp-parity.js';
+import { type ParityRow, parityMarkdown, runParity, type TokenizerParity, tokenizerParity } from './llamacpp-parity.js';
 import { measureReadBandwidth } from './llamacpp/bandwidth.js';
 import { llamaCppInstalled, LlamaCppRunner } from './llamacpp/engine.js';
 import { benchOut, configVariant, ggufOf, syntheticModel } from './llamacpp/models.js';
@@ -497,6 +497,7 @@ async function main(): Promise<void> {
   // the default model, when its trainer has put it in place
   const tinyDir = join(repoRoot, 'models', 'dsv32-tiny');
   const tiny: EngineResult[] = [];
+  let tokParity: TokenizerParity | null = null;
   if (existsSync(join(tinyDir, 'config.json'))) {
     const tg = hasLlama ? ggufOf(tinyDir, 'bf16', log) : null;
     const tq = hasLlama ? ggufOf(tinyDir, 'q8_0', log) : null;
@@ -509,12 +510,13 @@ async function main(): Promise<void> {
       if (tq && tg) t.push({ ...base, label: engineLabel('llamacpp', w, a.threads), engine: 'llamacpp', gguf: w === 'q8' ? tq : tg, flash: true });
     }
     for (const s of t) { log(`default model: ${s.label}`); tiny.push(await runChild<EngineResult>(s)); }
+    if (tg && existsSync(join(tinyDir, 'tokenizer.json'))) tokParity = await tokenizerParity(tinyDir, tg);
   } else {
     log(`default model not found at ${tinyDir}: skipped`);
   }
   loads.push(load1());
 
-  writeReports({ a, m, cfg, bw, best, ggufs, long, tiny, tinyPresent: tiny.length > 0, parity, loads, seconds: (Date.now() - started) / 1000 });
+  writeReports({ a, m, cfg, bw, best, ggufs, long, tiny, tinyPresent: tiny.length > 0, parity, tokParity, loads, seconds: (Date.now() - started) / 1000 });
   log(`done in ${((Date.now() - started) / 60000).toFixed(1)} min`);
 }
 
@@ -533,6 +535,7 @@ interface Report {
   tiny: EngineResult[];
   tinyPresent: boolean;
   parity: ParityRow[];
+  tokParity: TokenizerParity | null;
   loads: string[];
   seconds: number;
 }
@@ -620,6 +623,7 @@ function writeReports(r: Report): void {
     engines: Object.fromEntries(rows),
     default_model: r.tinyPresent ? r.tiny : 'models/dsv32-tiny absent when the bench ran',
     parity: r.parity,
+    tokenizer_parity: r.tokParity,
     model: { config: cfg.raw, params_total: p.total, params_activated: p.activated },
     machine: { ...r.m, load_average: r.loads, threads: a.threads },
     command: `npm run bench${a.quick ? ' -- --quick' : ''}`,
@@ -714,6 +718,11 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     L.push('### Parity: llama.cpp runs the same weights', '');
     L.push('`node --import tsx bench/llamacpp-parity.ts` (also part of this run): GGUF from `dsv32 export-gguf`, llama.cpp on CPU with an F32 KV cache, the same prompt ids.', '');
     L.push(parityMarkdown(r.parity), '');
+  }
+  if (r.tokParity) {
+    const t = r.tokParity;
+    L.push(`Vocabulary: llama.cpp tokenizes ${t.same} of ${t.texts} test texts (${t.tokens} tokens: English, numbers, CJK, code, accents) exactly as dsv32 does with ` +
+      `${t.model}'s tokenizer.json, from the exported tokens, merges and \`tokenizer.ggml.pre\`.`, '');
   }
   return L.join('\n');
 }

@@ -33,6 +33,17 @@ async function llama(threads: number): Promise<{ nlc: NLC; llama: Llama }> {
   return llamaPromise;
 }
 
+/** llama.cpp's tokenization of each text with the GGUF's vocabulary (no BOS added). */
+export async function llamaTokenize(gguf: string, texts: string[]): Promise<number[][]> {
+  const { llama: l } = await llama(1);
+  const model = await l.loadModel({ modelPath: gguf, gpuLayers: 0 });
+  try {
+    return texts.map((t) => [...model.tokenize(t)].map((x) => x as unknown as number));
+  } finally {
+    await model.dispose();
+  }
+}
+
 export interface LlamaOptions {
   threads: number;
   contextSize: number;
