@@ -3,6 +3,7 @@
 // prompt position and of greedy decode steps are compared. Usage:
 //   node --import tsx bench/llamacpp-parity.ts [--quick] [--threads 2] [--json FILE]
 // Prints a markdown table (what bench/RESULTS.md shows) and writes bench/out/parity.json.
+import { tinyConfigJson } from '../src/testing/tiny-config.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ExportType } from '../src/cli/commands/export-gguf.js';
@@ -43,19 +44,15 @@ export interface ParityRow {
 
 /** A V3.2-shaped config small enough to check in seconds: real head dims (nope 128, rope 64, latent 512), YaRN, grouped routing. */
 export function parityConfig(): Record<string, unknown> {
-  return {
-    architectures: ['DeepseekV32ForCausalLM'], model_type: 'deepseek_v32',
+  return tinyConfigJson({
     vocab_size: 2048, hidden_size: 512, intermediate_size: 1024, moe_intermediate_size: 256,
-    num_hidden_layers: 3, first_k_dense_replace: 1, num_attention_heads: 4, num_key_value_heads: 4,
-    n_routed_experts: 16, n_shared_experts: 1, num_experts_per_tok: 4, n_group: 4, topk_group: 2,
-    topk_method: 'noaux_tc', scoring_func: 'sigmoid', norm_topk_prob: true, routed_scaling_factor: 2.5,
+    num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 4,
+    n_routed_experts: 16, num_experts_per_tok: 4, n_group: 4, topk_group: 2,
     q_lora_rank: 256, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128,
     index_n_heads: 8, index_head_dim: 128, index_topk: 32,
-    rms_norm_eps: 1e-6, rope_theta: 10000,
     rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
-    max_position_embeddings: 163840, tie_word_embeddings: false, bos_token_id: 0, eos_token_id: 1,
-    num_nextn_predict_layers: 0, moe_layer_freq: 1, torch_dtype: 'bfloat16',
-  };
+    max_position_embeddings: 163840,
+  });
 }
 
 function ids(n: number, vocab: number, seed: number): number[] {

@@ -8,6 +8,7 @@
 // Writes bench/RESULTS.md (its "## End to end" section), bench/e2e.svg and bench/results.json. Every engine
 // runs in its own child process, so peak RSS is its own. Needs `npm run bench:setup` for llama.cpp (without
 // it the llama.cpp columns are skipped and say so).
+import { tinyConfigJson } from '../src/testing/tiny-config.js';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -41,19 +42,15 @@ const repoRoot = resolve(benchDir, '..');
  * parameters (1.65 GB bf16), ~0.29B activated per token.
  */
 export function benchConfig(quick: boolean): Record<string, unknown> {
-  const base = {
-    architectures: ['DeepseekV32ForCausalLM'], model_type: 'deepseek_v32',
+  const base = tinyConfigJson({
     vocab_size: 32000, hidden_size: 2048, intermediate_size: 6144, moe_intermediate_size: 1024,
-    num_hidden_layers: 4, first_k_dense_replace: 1, num_attention_heads: 16, num_key_value_heads: 16,
-    n_routed_experts: 32, n_shared_experts: 1, num_experts_per_tok: 6, n_group: 4, topk_group: 2,
-    topk_method: 'noaux_tc', scoring_func: 'sigmoid', norm_topk_prob: true, routed_scaling_factor: 2.5,
+    num_hidden_layers: 4, num_attention_heads: 16, num_key_value_heads: 16,
+    n_routed_experts: 32, num_experts_per_tok: 6, n_group: 4, topk_group: 2,
     q_lora_rank: 768, kv_lora_rank: 512, qk_nope_head_dim: 128, qk_rope_head_dim: 64, v_head_dim: 128,
     index_n_heads: 8, index_head_dim: 128, index_topk: 2048,
-    rms_norm_eps: 1e-6, rope_theta: 10000,
     rope_scaling: { type: 'yarn', factor: 40, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1, mscale: 1, mscale_all_dim: 1 },
-    max_position_embeddings: 163840, tie_word_embeddings: false, bos_token_id: 0, eos_token_id: 1,
-    num_nextn_predict_layers: 0, moe_layer_freq: 1, torch_dtype: 'bfloat16',
-  };
+    max_position_embeddings: 163840,
+  });
   if (!quick) return base;
   // quick: the same shape at a quarter of the size (~0.1B parameters)
   return { ...base, vocab_size: 16000, hidden_size: 1024, intermediate_size: 3072, moe_intermediate_size: 512,

@@ -34,6 +34,8 @@ export class MLA {
   readonly wo: Linear;
   readonly indexer: Indexer | null;
   readonly scale: number;
+  /** head counts and widths, derived from the config once */
+  private readonly dim: { H: number; nope: number; R: number; dv: number; dqk: number; rank: number };
   private absorbed: { uk: Linear[]; uv: Linear[] } | null = null;
 
   constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope, private readonly ws: Workspace) {
@@ -54,6 +56,7 @@ export class MLA {
     this.wo = ld.linear(`${prefix}.o_proj`, cfg.hiddenSize, H * cfg.vHeadDim);
     this.indexer = cfg.indexer ? new Indexer(ld, `${prefix}.indexer`, cfg, rope, ws) : null;
     this.scale = mlaSoftmaxScale(cfg);
+    this.dim = { H, nope: cfg.qkNopeHeadDim, R: cfg.qkRopeHeadDim, dv: cfg.vHeadDim, dqk, rank: cfg.kvLoraRank };
   }
 
   /**
@@ -64,11 +67,7 @@ export class MLA {
   forward(be: Backend, x: Float32Array, N: number, segs: readonly Segment[], path: AttentionPath = 'auto',
     onSelect?: (row: number, sel: Int32Array | null) => void): Float32Array {
     const cfg = this.cfg;
-    const H = cfg.numHeads;
-    const nope = cfg.qkNopeHeadDim;
-    const R = cfg.qkRopeHeadDim;
-    const dqk = nope + R;
-    const rank = cfg.kvLoraRank;
+    const { H, nope, R, dqk, rank } = this.dim;
     const ws = this.ws;
     for (const g of segs) g.cache.ensure(g.P + g.S);
 
@@ -127,13 +126,7 @@ export class MLA {
   /** Expands all T = P+S cached latents to per-head keys and values, then causal (+DSA) attention. */
   private attendMHA(be: Backend, q: Float32Array, g: Segment, sel: Selection | null, out: Float32Array): void {
     const { S, P, cache } = g;
-    const cfg = this.cfg;
-    const H = cfg.numHeads;
-    const nope = cfg.qkNopeHeadDim;
-    const R = cfg.qkRopeHeadDim;
-    const dv = cfg.vHeadDim;
-    const dqk = nope + R;
-    const rank = cfg.kvLoraRank;
+    const { H, nope, R, dv, dqk, rank } = this.dim;
     const T = P + S;
     const ws = this.ws;
     const lat = ws.f32('mha.lat', T * rank);
@@ -155,13 +148,7 @@ export class MLA {
   /** Weight absorption: q̃_h = q_nope_h·W_UK_h, attention over latents, o_h = u_h·W_UV_hᵀ. */
   private attendAbsorbed(be: Backend, q: Float32Array, g: Segment, sel: Selection | null, out: Float32Array): void {
     const { S, P, cache } = g;
-    const cfg = this.cfg;
-    const H = cfg.numHeads;
-    const nope = cfg.qkNopeHeadDim;
-    const R = cfg.qkRopeHeadDim;
-    const dv = cfg.vHeadDim;
-    const dqk = nope + R;
-    const rank = cfg.kvLoraRank;
+    const { H, nope, R, dv, dqk, rank } = this.dim;
     const { uk, uv } = this.absorbedWeights(be);
     const qLat = this.ws.f32('abs.qlat', H * rank);
     const qPe = this.ws.f32('abs.qpe', H * R);
@@ -182,9 +169,7 @@ export class MLA {
   private absorbedWeights(be: Backend): { uk: Linear[]; uv: Linear[] } {
     if (this.absorbed) return this.absorbed;
     const cfg = this.cfg;
-    const nope = cfg.qkNopeHeadDim;
-    const dv = cfg.vHeadDim;
-    const rank = cfg.kvLoraRank;
+    const { nope, dv, rank } = this.dim;
     const W = be.dequantize(this.wkvB); // [H*(nope+dv), rank]
     const uk: Linear[] = [];
     const uv: Linear[] = [];
