@@ -1,5 +1,6 @@
 // Training text → token ids → batches. The corpus format (scripts/build-corpus.ts) is one paragraph per
-// line and a blank line between documents; each document becomes BOS + its tokens in one stream.
+// line and a blank line between documents; each document becomes BOS + its tokens (+ EOS when given, so
+// a model learns to end a text) in one stream.
 // Training windows start at random offsets of that stream and are each led by BOS, the way the engine
 // sees a prompt (the encoder writes BOS), so the first position of every row is a known state.
 import { readFileSync } from 'node:fs';
@@ -11,8 +12,9 @@ export function splitDocuments(text: string): string[] {
   return text.replace(/\r\n?/g, '\n').split(/\n[ \t]*\n/).map((d) => d.trim()).filter((d) => d.length > 0);
 }
 
-/** BOS + tokens of every document, concatenated. Added tokens in the text are treated as plain text. */
-export function tokenizeDocuments(docs: readonly string[], tok: Tokenizer, bos: number, onProgress?: (done: number, total: number) => void): Int32Array {
+/** BOS + tokens (+ EOS) of every document, concatenated. Added tokens in the text are treated as plain text. */
+export function tokenizeDocuments(docs: readonly string[], tok: Tokenizer, bos: number, onProgress?: (done: number, total: number) => void,
+  eos: number | null = null): Int32Array {
   const parts: number[][] = [];
   let n = 0;
   let bytesDone = 0;
@@ -20,7 +22,7 @@ export function tokenizeDocuments(docs: readonly string[], tok: Tokenizer, bos: 
   for (const d of docs) {
     const ids = tok.encode(d, { allowSpecial: false });
     parts.push(ids);
-    n += ids.length + 1;
+    n += ids.length + (eos === null ? 1 : 2);
     bytesDone += d.length;
     onProgress?.(bytesDone, totalBytes);
   }
@@ -30,11 +32,13 @@ export function tokenizeDocuments(docs: readonly string[], tok: Tokenizer, bos: 
     out[o++] = bos;
     out.set(ids, o);
     o += ids.length;
+    if (eos !== null) out[o++] = eos;
   }
   return out;
 }
 
-export function tokenizeFile(path: string, tok: Tokenizer, bos: number, onProgress?: (done: number, total: number) => void): Int32Array {
+export function tokenizeFile(path: string, tok: Tokenizer, bos: number, onProgress?: (done: number, total: number) => void,
+  eos: number | null = null): Int32Array {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -43,7 +47,7 @@ export function tokenizeFile(path: string, tok: Tokenizer, bos: number, onProgre
   }
   const docs = splitDocuments(text);
   if (!docs.length) throw new Error(`--data: ${path} has no text`);
-  return tokenizeDocuments(docs, tok, bos, onProgress);
+  return tokenizeDocuments(docs, tok, bos, onProgress, eos);
 }
 
 /** Random BOS-led windows of S tokens from a token stream (seeded, so runs repeat exactly). */

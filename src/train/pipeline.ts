@@ -16,6 +16,8 @@ import type { TrainMode } from './params.js';
 import { freshSource, loadSource, presetRaw, type TrainSource } from './source.js';
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { WasmGemm } from './wasm-gemm.js';
+import { Rng } from './random.js';
+import { mixRetrieval, RetrievalWindows } from './retrieval.js';
 
 export const STAGES: readonly TrainMode[] = ['pretrain', 'indexer-warmup', 'sparse'];
 
@@ -52,6 +54,8 @@ export interface TrainStageOptions {
   maxMinutes?: number;
   /** write the model folder every N steps (0 = only at the end) */
   saveEvery?: number;
+  /** share of training windows replaced by retrieval (passkey-style) windows, 0–1 (default 0) */
+  retrieval?: number;
   /** index_topk written to (and used by) the model */
   topk?: number;
   dtype?: 'F32' | 'BF16';
@@ -105,6 +109,7 @@ export function validateOptions(o: TrainStageOptions): void {
   if (o.saveEvery !== undefined) positiveInt(o.saveEvery, '--save-every', 0);
   if (o.maxMinutes !== undefined) check(Number.isFinite(o.maxMinutes) && o.maxMinutes > 0, `--max-minutes: must be a positive number (got ${o.maxMinutes})`);
   if (o.topk !== undefined) positiveInt(o.topk, '--topk');
+  if (o.retrieval !== undefined) check(Number.isFinite(o.retrieval) && o.retrieval >= 0 && o.retrieval <= 1, `--retrieval: must be between 0 and 1 (got ${o.retrieval})`);
   if (o.seed !== undefined) positiveInt(o.seed, '--seed', 0);
   if (o.threads !== undefined) positiveInt(o.threads, '--threads');
   if (o.biasRate !== undefined) check(Number.isFinite(o.biasRate) && o.biasRate >= 0, `--bias-rate: must be ≥ 0 (got ${o.biasRate})`);
@@ -190,8 +195,18 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
   check(tok.vocabSize <= cfg.vocabSize, `--tokenizer: its ${tok.vocabSize} ids do not fit the model's vocab_size ${cfg.vocabSize}`);
   const bos = cfg.bosTokenId;
   const progress = (done: number, total: number) => emit({ type: 'tokenize', done, total });
-  const stream = o.data !== undefined ? tokenizeFile(o.data, tok, bos, progress) : tokenizeDocuments(splitDocuments(o.text!), tok, bos, progress);
+  // documents end with EOS so the model learns to stop
+  const eos = cfg.eosTokenId;
+  const stream = o.data !== undefined ? tokenizeFile(o.data, tok, bos, progress, eos) : tokenizeDocuments(splitDocuments(o.text!), tok, bos, progress, eos);
   const sampler = new WindowSampler(stream, o.seq, bos, seed + 1);
+  const retrieval = o.retrieval ?? 0;
+  const retrievalGen = retrieval > 0 ? new RetrievalWindows(tok, stream, o.seq, bos, eos, seed + 2) : null;
+  const mixRng = new Rng(seed + 3);
+  const nextBatch = () => {
+    const b = sampler.batch(o.batch);
+    if (retrievalGen) mixRetrieval(b, o.batch, o.seq, retrievalGen, retrieval, mixRng);
+    return b;
+  };
 
   let wasm: WasmGemm | null = null;
   let gemmName = 'portable (JS)';
@@ -222,7 +237,7 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
       ...(o.config !== undefined ? { config: o.config } : {}), ...(o.preset !== undefined ? { preset: o.preset } : {}),
       ...(o.model !== undefined ? { model: o.model } : {}), ...(o.data !== undefined ? { data: o.data } : {}),
       tokenizer: tokDir, seq: o.seq, batch: o.batch, steps: o.steps, lr, min_lr: o.minLr ?? lr / 10, warmup, seed,
-      max_minutes: o.maxMinutes ?? null, topk: cfg.indexer?.topk ?? null, bias_rate: o.biasRate ?? 1e-3, dtype: o.dtype ?? 'F32', gemm: gemmName,
+      max_minutes: o.maxMinutes ?? null, retrieval, eos_between_documents: true, topk: cfg.indexer?.topk ?? null, bias_rate: o.biasRate ?? 1e-3, dtype: o.dtype ?? 'F32', gemm: gemmName,
     };
     const stageLog: StageLog = {
       stage: o.stage, started: new Date().toISOString(), origin: src.origin, notes: src.notes, options,
@@ -235,7 +250,7 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
     const budgetS = o.maxMinutes !== undefined ? o.maxMinutes * 60 : Infinity;
     let total = o.steps;
     for (let i = 0; i < total; i++) {
-      const st = trainer.trainStep(sampler.batch(o.batch), o.batch, o.seq);
+      const st = trainer.trainStep(nextBatch(), o.batch, o.seq);
       if (!Number.isFinite(st.loss)) throw new Error(`step ${st.step}: the loss is ${st.loss} (diverged; try a lower --lr)`);
       const rec: StepRecord = {
         step: st.step, loss: st.loss, lm: st.lm, mtp: st.mtp, indexer_kl: st.indexerKL, balance: st.balance,

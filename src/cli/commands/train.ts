@@ -28,6 +28,7 @@ export interface TrainCliFlags {
   wasm: boolean;
   mtpWeight?: string;
   biasRate?: string;
+  retrieval?: string;
   quiet?: boolean;
 }
 
@@ -56,7 +57,7 @@ export function trainOptions(stage: TrainMode, f: TrainCliFlags): TrainStageOpti
     lr: num(f.lr, '--lr'), minLr: num(f.minLr, '--min-lr'), warmup: int(f.warmup, '--warmup'),
     out: f.out, seed: int(f.seed, '--seed'), saveEvery: int(f.saveEvery, '--save-every'), maxMinutes: num(f.maxMinutes, '--max-minutes'), topk: int(f.topk, '--topk'),
     dtype, threads: int(f.threads, '--threads'), wasm: f.wasm, mtpWeight: num(f.mtpWeight, '--mtp-weight'),
-    biasRate: num(f.biasRate, '--bias-rate'),
+    biasRate: num(f.biasRate, '--bias-rate'), retrieval: num(f.retrieval, '--retrieval'),
   };
   if (o.data === undefined) throw new Error('--data: give the training text file');
   return o;
@@ -135,6 +136,7 @@ function stageCommand(parent: Command, stage: TrainMode, what: string): void {
     .option('--seed <n>', 'seed of the initialisation and the data order', '1')
     .option('--max-minutes <m>', 'wall-clock budget: stop when spent; the LR schedule follows the projected step count (shared machines)')
     .option('--save-every <n>', 'also write the folder every N steps (0 = only at the end)', '0')
+    .option('--retrieval <f>', 'share of windows replaced by passkey-style retrieval windows (0–1, default 0)')
     .option('--topk <k>', 'index_topk: keys each query attends to under DSA (written to the config)')
     .option('--dtype <t>', 'weights written as f32 | bf16', 'f32')
     .option('--threads <n>', 'GEMM threads (default: min(2, cores))')

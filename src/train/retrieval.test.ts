@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { repoRoot } from '../testing/fixtures.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { tokenizeDocuments } from './data.js';
+import { Rng } from './random.js';
+import { mixRetrieval, RetrievalWindows } from './retrieval.js';
+
+const tok = Tokenizer.fromDir(join(repoRoot, 'data/tokenizer'));
+const prose = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(20);
+const stream = tokenizeDocuments([prose, prose.toUpperCase()], tok, 0, undefined, 1);
+
+test('documents end with EOS when one is given', () => {
+  const a = tok.encode('One.'), b = tok.encode('Two.');
+  assert.deepEqual([...tokenizeDocuments(['One.', 'Two.'], tok, 0, undefined, 1)], [0, ...a, 1, 0, ...b, 1]);
+});
+
+test('retrieval windows: S long, BOS first, the key hidden once inside and asked for at the end', () => {
+  const S = 256;
+  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 3);
+  const labels = new Set<string>();
+  for (let i = 0; i < 40; i++) {
+    const w = gen.window()!;
+    assert.equal(w.length, S);
+    assert.equal(w[0], 0);
+    assert.ok(!w.subarray(1).includes(0), 'no BOS inside a window');
+    const text = tok.decode([...w.subarray(1)].filter((t) => t !== 1));
+    const m = /(?:What is the ([\w ]+)\? The \1 is|\n?The ([\w ]+) is) (\d+)\.$/.exec(text);
+    assert.ok(m, `ends with the question and its answer: …${text.slice(-80)}`);
+    const label = (m[1] ?? m[2])!, key = m[3]!;
+    labels.add(label);
+    assert.ok(key.length >= 3 && key.length <= 7);
+    const before = text.slice(0, m.index);
+    assert.ok(before.includes(`${label} is ${key}.`), 'the needle precedes the question');
+  }
+  assert.ok(labels.size >= 5, `varied labels (${[...labels].join(', ')})`);
+  assert.equal(new RetrievalWindows(tok, stream, 16, 0, 1, 3).window(), null, 'too short for a prompt');
+});
+
+test('mixing replaces about the requested share of rows, seeded', () => {
+  const S = 128, B = 200;
+  const mk = () => {
+    const batch = new Int32Array(B * S).fill(7);
+    const n = mixRetrieval(batch, B, S, new RetrievalWindows(tok, stream, S, 0, 1, 5), 0.3, new Rng(9));
+    return { batch, n };
+  };
+  const a = mk(), b = mk();
+  assert.deepEqual(a.batch, b.batch);
+  assert.ok(a.n > 40 && a.n < 80, `${a.n} of ${B} rows`);
+  let changed = 0;
+  for (let r = 0; r < B; r++) if (a.batch[r * S] === 0) changed++;
+  assert.equal(changed, a.n);
+});
