@@ -11,6 +11,12 @@ const FMT_BF16: i32 = 1;
 const FMT_FP8: i32 = 2;
 const QB: i32 = 32; // q8 block
 
+/** a·b + c: one fused multiply-add in the relaxed-SIMD build, a multiply and an add in the baseline one. */
+@inline function fma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 @inline function hsum(v: v128): f32 {
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
 }
@@ -82,10 +88,10 @@ export function gemv_f32(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32)
     for (let k = 0; k < K4; k += 4) {
       const o = <usize>k << 2;
       const xv = v128.load(x + o);
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(r0 + o), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(r1 + o), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(r2 + o), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(r3 + o), xv));
+      a0 = fma(v128.load(r0 + o), xv, a0);
+      a1 = fma(v128.load(r1 + o), xv, a1);
+      a2 = fma(v128.load(r2 + o), xv, a2);
+      a3 = fma(v128.load(r3 + o), xv, a3);
     }
     let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
     for (let k = K4; k < K; k++) {
@@ -100,7 +106,7 @@ export function gemv_f32(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32)
   for (; n < n1; n++) {
     const r = w + <usize>n * rb;
     let a = f32x4.splat(0);
-    for (let k = 0; k < K4; k += 4) a = f32x4.add(a, f32x4.mul(v128.load(r + (<usize>k << 2)), v128.load(x + (<usize>k << 2))));
+    for (let k = 0; k < K4; k += 4) a = fma(v128.load(r + (<usize>k << 2)), v128.load(x + (<usize>k << 2)), a);
     let s = hsum(a);
     for (let k = K4; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(r + (<usize>k << 2));
     store<f32>(y + (<usize>n << 2), s);
@@ -111,7 +117,7 @@ export function gemv_f32(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32)
 // the odd ones, so x is split into even/odd lanes by one shuffle shared by the four rows.
 @inline function bf16Dot(r: usize, xe: v128, xo: v128, a: v128): v128 {
   const v = v128.load(r);
-  return f32x4.add(f32x4.add(a, f32x4.mul(i32x4.shl(v, 16), xe)), f32x4.mul(v128.and(v, i32x4.splat(0xffff0000)), xo));
+  return fma(v128.and(v, i32x4.splat(0xffff0000)), xo, fma(i32x4.shl(v, 16), xe, a));
 }
 
 @inline function bf16At(p: usize): f32 { return reinterpret<f32>(<u32>load<u16>(p) << 16); }
@@ -154,15 +160,15 @@ export function gemv_bf16(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32
 @inline function fp8Dot16(r: usize, x0: v128, x1: v128, x2: v128, x3: v128, a: v128): v128 {
   const b = v128.load(r);
   if (anyLowExp(b)) {
-    a = f32x4.add(a, f32x4.mul(fp8Exact(lane0(b)), x0));
-    a = f32x4.add(a, f32x4.mul(fp8Exact(lane1(b)), x1));
-    a = f32x4.add(a, f32x4.mul(fp8Exact(lane2(b)), x2));
-    return f32x4.add(a, f32x4.mul(fp8Exact(lane3(b)), x3));
+    a = fma(fp8Exact(lane0(b)), x0, a);
+    a = fma(fp8Exact(lane1(b)), x1, a);
+    a = fma(fp8Exact(lane2(b)), x2, a);
+    return fma(fp8Exact(lane3(b)), x3, a);
   }
-  a = f32x4.add(a, f32x4.mul(fp8Fast(lane0(b)), x0));
-  a = f32x4.add(a, f32x4.mul(fp8Fast(lane1(b)), x1));
-  a = f32x4.add(a, f32x4.mul(fp8Fast(lane2(b)), x2));
-  return f32x4.add(a, f32x4.mul(fp8Fast(lane3(b)), x3));
+  a = fma(fp8Fast(lane0(b)), x0, a);
+  a = fma(fp8Fast(lane1(b)), x1, a);
+  a = fma(fp8Fast(lane2(b)), x2, a);
+  return fma(fp8Fast(lane3(b)), x3, a);
 }
 
 /** FP8 rows with 128×128 block scales `sc` [ceil(N/128), ceil(K/128)]: partial sums per 128 columns. */
@@ -200,8 +206,8 @@ export function gemv_fp8(w: usize, sc: usize, x: usize, y: usize, K: i32, n0: i3
         a3 = f32x4.replace_lane(a3, 0, f32x4.extract_lane(a3, 0) + s3);
       }
       const s = f32x4.splat(load<f32>(srow + (<usize>b << 2)));
-      t0 = f32x4.add(t0, f32x4.mul(a0, s)); t1 = f32x4.add(t1, f32x4.mul(a1, s));
-      t2 = f32x4.add(t2, f32x4.mul(a2, s)); t3 = f32x4.add(t3, f32x4.mul(a3, s));
+      t0 = fma(a0, s, t0); t1 = fma(a1, s, t1);
+      t2 = fma(a2, s, t2); t3 = fma(a3, s, t3);
     }
     const yo = y + (<usize>n << 2);
     store<f32>(yo, hsum(t0)); store<f32>(yo, hsum(t1), 4); store<f32>(yo, hsum(t2), 8); store<f32>(yo, hsum(t3), 12);
@@ -378,13 +384,13 @@ function micro4x8(x: usize, ldx: usize, p: usize, kc: i32, c: usize, ldc: usize,
     const b0 = v128.load(pk), b1 = v128.load(pk, 16);
     const o = <usize>k << 2;
     let a = v128.load32_splat(x + o);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = fma(a, b0, c00); c01 = fma(a, b1, c01);
     a = v128.load32_splat(x1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = fma(a, b0, c10); c11 = fma(a, b1, c11);
     a = v128.load32_splat(x2 + o);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = fma(a, b0, c20); c21 = fma(a, b1, c21);
     a = v128.load32_splat(x3 + o);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = fma(a, b0, c30); c31 = fma(a, b1, c31);
   }
   storeC(c, nv, c00, c01); storeC(c1, nv, c10, c11); storeC(c2, nv, c20, c21); storeC(c3, nv, c30, c31);
 }
@@ -394,8 +400,8 @@ function micro1x8(x: usize, p: usize, kc: i32, c: usize, nv: i32, first: bool): 
   for (let k = 0; k < kc; k++) {
     const pk = p + (<usize>k << 5);
     const a = v128.load32_splat(x + (<usize>k << 2));
-    c0 = f32x4.add(c0, f32x4.mul(a, v128.load(pk)));
-    c1 = f32x4.add(c1, f32x4.mul(a, v128.load(pk, 16)));
+    c0 = fma(a, v128.load(pk), c0);
+    c1 = fma(a, v128.load(pk, 16), c1);
   }
   storeC(c, nv, c0, c1);
 }
@@ -477,10 +483,10 @@ export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M:
         const xa0 = i16x8.extend_low_i8x16_s(xa), xa1 = i16x8.extend_high_i8x16_s(xa);
         const xb0 = i16x8.extend_low_i8x16_s(xb), xb1 = i16x8.extend_high_i8x16_s(xb);
         const dx = load<f32>(xsr + so);
-        a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(q8Block(r0 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s0 + so))));
-        a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(q8Block(r1 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s1 + so))));
-        a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(q8Block(r2 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s2 + so))));
-        a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(q8Block(r3 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s3 + so))));
+        a0 = fma(f32x4.convert_i32x4_s(q8Block(r0 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s0 + so)), a0);
+        a1 = fma(f32x4.convert_i32x4_s(q8Block(r1 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s1 + so)), a1);
+        a2 = fma(f32x4.convert_i32x4_s(q8Block(r2 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s2 + so)), a2);
+        a3 = fma(f32x4.convert_i32x4_s(q8Block(r3 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s3 + so)), a3);
       }
       const yo = y + ((<usize>m * <usize>N + <usize>n) << 2);
       store<f32>(yo, hsum(a0)); store<f32>(yo, hsum(a1), 4); store<f32>(yo, hsum(a2), 8); store<f32>(yo, hsum(a3), 12);
@@ -495,10 +501,39 @@ export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M:
         const o = <usize>b << 5, so = <usize>b << 2;
         const xa = v128.load(xr + o), xb = v128.load(xr + o, 16);
         const isum = q8Block(r + o, i16x8.extend_low_i8x16_s(xa), i16x8.extend_high_i8x16_s(xa), i16x8.extend_low_i8x16_s(xb), i16x8.extend_high_i8x16_s(xb));
-        a = f32x4.add(a, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xsr + so) * load<f32>(sr + so))));
+        a = fma(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xsr + so) * load<f32>(sr + so)), a);
       }
       store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), hsum(a));
     }
+  }
+}
+
+// ---- grouped GEMV: G small matrices stacked as one weight, one input row each ------------------
+// The absorbed MLA products (q_nope_h·W_UK_h, u_h·W_UVᵀ_h for every head h) in one call instead of H.
+
+/** Rows [n0,n1) of W (G groups of Nh rows, row n reads x row ⌊n/Nh⌋) for f32/bf16/fp8 weights. */
+export function gemv_grouped(fmt: i32, w: usize, sc: usize, x: usize, y: usize, K: i32, Nh: i32, n0: i32, n1: i32): void {
+  let n = n0;
+  while (n < n1) {
+    const g = n / Nh;
+    const e = min(n1, (g + 1) * Nh);
+    const xg = x + ((<usize>g * <usize>K) << 2);
+    if (fmt == FMT_F32) gemv_f32(w, xg, y, K, n, e);
+    else if (fmt == FMT_BF16) gemv_bf16(w, xg, y, K, n, e);
+    else gemv_fp8(w, sc, xg, y, K, n, e);
+    n = e;
+  }
+}
+
+/** The q8 form: x rows already quantised (xq [G,Kp], xs [G,Kp/32]). */
+export function gemv_q8_grouped(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, Kp: i32, Nh: i32, n0: i32, n1: i32): void {
+  const sb = <usize>(Kp / QB) << 2;
+  let n = n0;
+  while (n < n1) {
+    const g = n / Nh;
+    const e = min(n1, (g + 1) * Nh);
+    gemm_q8(wq, ws, xq + <usize>g * <usize>Kp, xs + <usize>g * sb, y, 1, 0, Kp, n, e);
+    n = e;
   }
 }
 
@@ -507,7 +542,7 @@ export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M:
 @inline function dotF32(a: usize, b: usize, n: i32): f32 {
   let acc = f32x4.splat(0);
   let i = 0;
-  for (; i + 4 <= n; i += 4) acc = f32x4.add(acc, f32x4.mul(v128.load(a + (<usize>i << 2)), v128.load(b + (<usize>i << 2))));
+  for (; i + 4 <= n; i += 4) acc = fma(v128.load(a + (<usize>i << 2)), v128.load(b + (<usize>i << 2)), acc);
   let s = hsum(acc);
   for (; i < n; i++) s += load<f32>(a + (<usize>i << 2)) * load<f32>(b + (<usize>i << 2));
   return s;
@@ -534,10 +569,10 @@ export function indexer_scores(q: usize, w: usize, H: i32, D: i32, codes: usize,
       for (let d = 0; d < D; d += 4) {
         const o = <usize>d << 2;
         const qv = v128.load(qh + o);
-        a0 = f32x4.add(a0, f32x4.mul(qv, v128.load(k0 + o)));
-        a1 = f32x4.add(a1, f32x4.mul(qv, v128.load(k1 + o)));
-        a2 = f32x4.add(a2, f32x4.mul(qv, v128.load(k2 + o)));
-        a3 = f32x4.add(a3, f32x4.mul(qv, v128.load(k3 + o)));
+        a0 = fma(qv, v128.load(k0 + o), a0);
+        a1 = fma(qv, v128.load(k1 + o), a1);
+        a2 = fma(qv, v128.load(k2 + o), a2);
+        a3 = fma(qv, v128.load(k3 + o), a3);
       }
       const wh = load<f32>(w + (<usize>h << 2));
       s0 += wh * max<f32>(hsum(a0), 0); s1 += wh * max<f32>(hsum(a1), 0);
@@ -577,38 +612,71 @@ export function gather_latent(fp8: i32, codes: usize, scales: usize, f32src: usi
 
 /**
  * Absorbed attention for heads [h0,h1) over n gathered rows: lat [n,R] fp32, pe [n,P] fp32.
- * `s` is this thread's n floats of scores.
+ * Heads go in blocks of four so each latent row is read once per block, not once per head (the rows
+ * are the large operand: n·R floats against 4·R of queries). `s` is this thread's 4·n floats of scores.
+ * R and P are multiples of 4.
  */
 export function latent_attention(qLat: usize, qPe: usize, lat: usize, pe: usize, n: i32, R: i32, P: i32, scale: f32, out: usize, h0: i32, h1: i32, s: usize): void {
-  const rb = <usize>R << 2, pb = <usize>P << 2;
-  for (let h = h0; h < h1; h++) {
-    const ql = qLat + <usize>h * rb, qp = qPe + <usize>h * pb;
-    let mx: f32 = -Infinity;
+  const rb = <usize>R << 2, pb = <usize>P << 2, nb = <usize>n << 2;
+  for (let h = h0; h < h1; h += 4) {
+    const hn = min(4, h1 - h);
+    // absent heads of a short block repeat the last one; their results are not stored
+    const q0 = qLat + <usize>h * rb, q1 = qLat + <usize>(h + min(1, hn - 1)) * rb;
+    const q2 = qLat + <usize>(h + min(2, hn - 1)) * rb, q3 = qLat + <usize>(h + min(3, hn - 1)) * rb;
+    const p0 = qPe + <usize>h * pb, p1 = qPe + <usize>(h + min(1, hn - 1)) * pb;
+    const p2 = qPe + <usize>(h + min(2, hn - 1)) * pb, p3 = qPe + <usize>(h + min(3, hn - 1)) * pb;
+    let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
     for (let i = 0; i < n; i++) {
-      const v = (dotF32(ql, lat + <usize>i * rb, R) + dotF32(qp, pe + <usize>i * pb, P)) * scale;
-      store<f32>(s + (<usize>i << 2), v);
-      mx = max(mx, v);
-    }
-    let sum: f32 = 0;
-    for (let i = 0; i < n; i++) {
-      const e = Mathf.exp(load<f32>(s + (<usize>i << 2)) - mx);
-      store<f32>(s + (<usize>i << 2), e);
-      sum += e;
-    }
-    const inv: f32 = 1 / sum;
-    const o = out + <usize>h * rb;
-    const R4 = R & ~3;
-    for (let c = 0; c < R4; c += 4) v128.store(o + (<usize>c << 2), f32x4.splat(0));
-    for (let c = R4; c < R; c++) store<f32>(o + (<usize>c << 2), 0);
-    for (let i = 0; i < n; i++) {
-      const p = load<f32>(s + (<usize>i << 2)) * inv;
-      const pv = f32x4.splat(p);
-      const li = lat + <usize>i * rb;
-      for (let c = 0; c < R4; c += 4) {
-        const oc = o + (<usize>c << 2);
-        v128.store(oc, f32x4.add(v128.load(oc), f32x4.mul(pv, v128.load(li + (<usize>c << 2)))));
+      const li = lat + <usize>i * rb, pi = pe + <usize>i * pb;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let c = 0; c < R; c += 4) {
+        const o = <usize>c << 2;
+        const l = v128.load(li + o);
+        a0 = fma(v128.load(q0 + o), l, a0); a1 = fma(v128.load(q1 + o), l, a1);
+        a2 = fma(v128.load(q2 + o), l, a2); a3 = fma(v128.load(q3 + o), l, a3);
       }
-      for (let c = R4; c < R; c++) store<f32>(o + (<usize>c << 2), load<f32>(o + (<usize>c << 2)) + p * load<f32>(li + (<usize>c << 2)));
+      for (let c = 0; c < P; c += 4) {
+        const o = <usize>c << 2;
+        const l = v128.load(pi + o);
+        a0 = fma(v128.load(p0 + o), l, a0); a1 = fma(v128.load(p1 + o), l, a1);
+        a2 = fma(v128.load(p2 + o), l, a2); a3 = fma(v128.load(p3 + o), l, a3);
+      }
+      const v0 = hsum(a0) * scale, v1 = hsum(a1) * scale, v2 = hsum(a2) * scale, v3 = hsum(a3) * scale;
+      const si = s + (<usize>i << 2);
+      store<f32>(si, v0); store<f32>(si + nb, v1); store<f32>(si + 2 * nb, v2); store<f32>(si + 3 * nb, v3);
+      m0 = max(m0, v0); m1 = max(m1, v1); m2 = max(m2, v2); m3 = max(m3, v3);
+    }
+    let z0: f32 = 0, z1: f32 = 0, z2: f32 = 0, z3: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      const si = s + (<usize>i << 2);
+      const e0 = Mathf.exp(load<f32>(si) - m0), e1 = Mathf.exp(load<f32>(si + nb) - m1);
+      const e2 = Mathf.exp(load<f32>(si + 2 * nb) - m2), e3 = Mathf.exp(load<f32>(si + 3 * nb) - m3);
+      store<f32>(si, e0); store<f32>(si + nb, e1); store<f32>(si + 2 * nb, e2); store<f32>(si + 3 * nb, e3);
+      z0 += e0; z1 += e1; z2 += e2; z3 += e3;
+    }
+    // out rows of the block: a short block writes its extra heads into this thread's score scratch
+    // tail (4·n floats are past it), so the loop below needs no branches
+    const o0 = out + <usize>h * rb;
+    const o1 = hn > 1 ? o0 + rb : s + 4 * nb, o2 = hn > 2 ? o0 + 2 * rb : s + 4 * nb + rb, o3 = hn > 3 ? o0 + 3 * rb : s + 4 * nb + 2 * rb;
+    for (let c = 0; c < R; c += 4) {
+      const o = <usize>c << 2;
+      v128.store(o0 + o, f32x4.splat(0)); v128.store(o1 + o, f32x4.splat(0));
+      v128.store(o2 + o, f32x4.splat(0)); v128.store(o3 + o, f32x4.splat(0));
+    }
+    const i0 = f32x4.splat(1 / z0), i1 = f32x4.splat(1 / z1), i2 = f32x4.splat(1 / z2), i3 = f32x4.splat(1 / z3);
+    for (let i = 0; i < n; i++) {
+      const si = s + (<usize>i << 2);
+      const w0 = f32x4.mul(f32x4.splat(load<f32>(si)), i0), w1 = f32x4.mul(f32x4.splat(load<f32>(si + nb)), i1);
+      const w2 = f32x4.mul(f32x4.splat(load<f32>(si + 2 * nb)), i2), w3 = f32x4.mul(f32x4.splat(load<f32>(si + 3 * nb)), i3);
+      const li = lat + <usize>i * rb;
+      for (let c = 0; c < R; c += 4) {
+        const o = <usize>c << 2;
+        const l = v128.load(li + o);
+        v128.store(o0 + o, fma(w0, l, v128.load(o0 + o)));
+        v128.store(o1 + o, fma(w1, l, v128.load(o1 + o)));
+        v128.store(o2 + o, fma(w2, l, v128.load(o2 + o)));
+        v128.store(o3 + o, fma(w3, l, v128.load(o3 + o)));
+      }
     }
   }
 }

@@ -63,6 +63,11 @@ export interface Backend {
   linear(name: string, w: StoredTensor, scaleInv?: StoredTensor, actQuant?: boolean, opts?: LinearOptions): Linear;
   /** y[M,out] = x[M,in] · Wᵀ, fp32 accumulation. */
   matmul(x: Float32Array, M: number, w: Linear, y?: Float32Array): Float32Array;
+  /**
+   * G products in one call: W's rows form G groups of out/G rows, and group g multiplies x row g:
+   * y[g·n + j] = x[g,:] · W[g·n + j,:] (n = out/G). For per-head weights stacked into one matrix.
+   */
+  matmulGrouped(x: Float32Array, G: number, w: Linear, y?: Float32Array): Float32Array;
   /** The weight as dense fp32 [out,in] (block scales applied). */
   dequantize(w: Linear): Float32Array;
 

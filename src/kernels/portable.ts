@@ -78,6 +78,30 @@ export class PortableBackend implements Backend {
     return out;
   }
 
+  matmulGrouped(x: Float32Array, G: number, lin: Linear, y?: Float32Array): Float32Array {
+    const w = lin as PortableLinear;
+    const N = w.outDim;
+    const K = w.inDim;
+    const Nh = N / G;
+    if (!Number.isInteger(Nh) || Nh < 1) throw new Error(`${w.name}: ${N} rows do not split into ${G} groups`);
+    if (x.length < G * K) throw new Error(`${w.name}: input has ${x.length} values, need ${G}×${K}`);
+    const out = y ?? new Float32Array(N);
+    let xs = x;
+    if (w.actQuant) {
+      xs = x.slice(0, G * K);
+      fp8RoundTripInPlace(xs, BLOCK);
+    }
+    const row = new Float32Array(K);
+    for (let n = 0; n < N; n++) {
+      decodeLinearRow(w, n, row);
+      const xo = Math.floor(n / Nh) * K;
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += xs[xo + k]! * row[k]!;
+      out[n] = acc;
+    }
+    return out;
+  }
+
   dequantize(lin: Linear): Float32Array {
     const w = lin as PortableLinear;
     const out = new Float32Array(w.outDim * w.inDim);

@@ -36,7 +36,7 @@ export class MLA {
   readonly scale: number;
   /** head counts and widths, derived from the config once */
   private readonly dim: { H: number; nope: number; R: number; dv: number; dqk: number; rank: number };
-  private absorbed: { uk: Linear[]; uv: Linear[] } | null = null;
+  private absorbed: { uk: Linear; uv: Linear } | null = null;
 
   constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope, private readonly ws: Workspace) {
     const H = cfg.numHeads;
@@ -150,42 +150,55 @@ export class MLA {
     const { S, P, cache } = g;
     const { H, nope, R, dv, dqk, rank } = this.dim;
     const { uk, uv } = this.absorbedWeights(be);
+    const qNope = this.ws.f32('abs.qnope', H * nope);
     const qLat = this.ws.f32('abs.qlat', H * rank);
     const qPe = this.ws.f32('abs.qpe', H * R);
     const u = this.ws.f32('abs.u', H * rank);
     for (let s = 0; s < S; s++) {
       for (let h = 0; h < H; h++) {
         const qo = (s * H + h) * dqk;
-        be.matmul(q.subarray(qo, qo + nope), 1, uk[h]!, qLat.subarray(h * rank, (h + 1) * rank));
+        qNope.set(q.subarray(qo, qo + nope), h * nope);
         qPe.set(q.subarray(qo + nope, qo + dqk), h * R);
       }
+      // every head's product in one call: the heads' W_UK/W_UV are stacked into one matrix each
+      be.matmulGrouped(qNope, H, uk, qLat);
       const si = sel ? sel[g.row + s]! : null;
       be.latentAttention(qLat, qPe, H, cache, P + s + 1, si, si ? si.length : 0, this.scale, u);
-      for (let h = 0; h < H; h++) be.matmul(u.subarray(h * rank, (h + 1) * rank), 1, uv[h]!, out.subarray((s * H + h) * dv, (s * H + h + 1) * dv));
+      be.matmulGrouped(u, H, uv, out.subarray(s * H * dv, (s + 1) * H * dv));
     }
   }
 
-  /** Per-head W_UKᵀ [rank, nope] and W_UV [dv, rank] from the dequantised kv_b_proj, built once. */
-  private absorbedWeights(be: Backend): { uk: Linear[]; uv: Linear[] } {
+  /**
+   * The heads' W_UKᵀ [rank, nope] stacked into [H·rank, nope] and W_UV [dv, rank] into [H·dv, rank], from
+   * the dequantised kv_b_proj, built once. Kept in BF16 when every value is a BF16 number (a BF16
+   * checkpoint: exact, and half the bytes to stream per token), else in fp32.
+   */
+  private absorbedWeights(be: Backend): { uk: Linear; uv: Linear } {
     if (this.absorbed) return this.absorbed;
-    const cfg = this.cfg;
-    const { nope, dv, rank } = this.dim;
+    const { H, nope, dv, rank } = this.dim;
     const W = be.dequantize(this.wkvB); // [H*(nope+dv), rank]
-    const uk: Linear[] = [];
-    const uv: Linear[] = [];
-    for (let h = 0; h < cfg.numHeads; h++) {
+    const ukT = new Float32Array(H * rank * nope);
+    const uvW = new Float32Array(H * dv * rank);
+    for (let h = 0; h < H; h++) {
       const base = h * (nope + dv) * rank;
-      const ukT = new Float32Array(rank * nope);
-      for (let d = 0; d < nope; d++) for (let c = 0; c < rank; c++) ukT[c * nope + d] = W[base + d * rank + c]!;
-      const uvW = W.slice(base + nope * rank, base + (nope + dv) * rank);
-      uk.push(be.linear(`${this.wkvB.name}#uk${h}`, f32Tensor(ukT, [rank, nope]), undefined, false));
-      uv.push(be.linear(`${this.wkvB.name}#uv${h}`, f32Tensor(uvW, [dv, rank]), undefined, false));
+      for (let d = 0; d < nope; d++) for (let c = 0; c < rank; c++) ukT[(h * rank + c) * nope + d] = W[base + d * rank + c]!;
+      uvW.set(W.subarray(base + nope * rank, base + (nope + dv) * rank), h * dv * rank);
     }
-    this.absorbed = { uk, uv };
+    this.absorbed = {
+      uk: be.linear(`${this.wkvB.name}#uk`, narrowTensor(ukT, [H * rank, nope]), undefined, false),
+      uv: be.linear(`${this.wkvB.name}#uv`, narrowTensor(uvW, [H * dv, rank]), undefined, false),
+    };
     return this.absorbed;
   }
 }
 
-function f32Tensor(data: Float32Array, shape: number[]): StoredTensor {
-  return { name: '', dtype: 'F32', shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+/** fp32 values as a BF16 tensor when that is lossless (all low halves zero), else as F32. */
+export function narrowTensor(data: Float32Array, shape: number[]): StoredTensor {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  let exact = true;
+  for (let i = 0; i < bits.length && exact; i++) if ((bits[i]! & 0xffff) !== 0) exact = false;
+  if (!exact) return { name: '', dtype: 'F32', shape, bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  const half = new Uint16Array(data.length);
+  for (let i = 0; i < bits.length; i++) half[i] = bits[i]! >>> 16;
+  return { name: '', dtype: 'BF16', shape, bytes: new Uint8Array(half.buffer) };
 }

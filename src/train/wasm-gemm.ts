@@ -5,6 +5,7 @@
 // accumulating). Large calls are split by columns of C over the worker pool.
 import { availableParallelism } from 'node:os';
 import { Arena } from '../kernels/wasm/arena.js';
+import { resolveSimd } from '../kernels/wasm/module.js';
 import { ThreadPool } from '../kernels/wasm/pool.js';
 import type { GemmFn } from './autograd/gemm.js';
 
@@ -39,7 +40,7 @@ export class WasmGemm {
     const maxPages = 65536; // 4 GiB, the wasm32 limit; only what is used is committed
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
     this.arena = new Arena(this.memory, maxPages * 65536);
-    this.pool = new ThreadPool(this.memory, this.threads);
+    this.pool = new ThreadPool(this.memory, this.threads, resolveSimd());
   }
 
   /** Compiles the module (build/wasm/kernels.wasm must exist) and waits for the worker threads. */

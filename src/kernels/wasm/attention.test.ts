@@ -73,7 +73,7 @@ describe('wasm latentAttention vs portable', () => {
   for (const bi of [0, 1]) {
     for (const fp8 of [true, false]) {
       it(`${bi + 1} thread(s), ${fp8 ? 'FP8' : 'fp32'} latents, all rows and selected rows`, () => {
-        for (const [H, R, P, T] of [[3, 256, 64, 1], [5, 128, 16, 37], [16, 512, 64, 300]] as const) {
+        for (const [H, R, P, T] of [[3, 256, 64, 1], [5, 128, 16, 37], [6, 128, 8, 50], [16, 512, 64, 300]] as const) {
           const r = rng(H + R + P + T);
           const cache = cacheView(T, fp8 ? R : R - 3, P, 16, fp8, r);
           const Rr = cache.rank;

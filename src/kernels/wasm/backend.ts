@@ -7,6 +7,7 @@ import type { StoredTensor } from '../../formats/safetensors.js';
 import type { Backend, CacheAllocator, LayerCacheView, Linear, LinearOptions } from '../backend.js';
 import { checkLinear, PortableBackend } from '../portable.js';
 import { Arena } from './arena.js';
+import { resolveSimd, type SimdBuild, type SimdChoice } from './module.js';
 import { ThreadPool } from './pool.js';
 import { topkSelect } from './topk.js';
 
@@ -17,6 +18,8 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Budget of the shared wasm memory in bytes (default and maximum 4 GiB). */
   maxMemoryBytes?: number;
+  /** Kernel build: 'auto' (default) = relaxed SIMD (fused multiply-add) where the engine accepts it. */
+  simd?: SimdChoice;
   /** Matmuls with fewer multiply-adds than this run on one thread (dispatch costs ~1 µs idle, far more when the other core is busy). */
   minParallelMacs?: number;
 }
@@ -49,6 +52,7 @@ export class WasmBackend implements Backend {
   readonly name: string;
   readonly threads: number;
   readonly weights: 'native' | 'q8';
+  readonly simd: SimdBuild;
   private readonly memory: WebAssembly.Memory;
   private readonly arena: Arena;
   private readonly pool: ThreadPool;
@@ -65,8 +69,9 @@ export class WasmBackend implements Backend {
     const maxPages = Math.floor(maxBytes / 65536);
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
     this.arena = new Arena(this.memory, maxPages * 65536);
-    this.pool = new ThreadPool(this.memory, this.threads);
-    this.name = `wasm-${this.weights}-${this.threads}t`;
+    this.simd = resolveSimd(opts.simd);
+    this.pool = new ThreadPool(this.memory, this.threads, this.simd);
+    this.name = `wasm-${this.weights}-${this.threads}t${this.simd === 'relaxed' ? '-relaxed' : ''}`;
   }
 
   /** Constructs the backend and waits for its worker threads to start. */
@@ -259,6 +264,37 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  matmulGrouped(x: Float32Array, G: number, lin: Linear, y?: Float32Array): Float32Array {
+    const w = this.own(lin);
+    const N = w.outDim;
+    const K = w.inDim;
+    const Nh = N / G;
+    if (!Number.isInteger(Nh) || Nh < 1) throw new Error(`${w.name}: ${N} rows do not split into ${G} groups`);
+    if (x.length < G * K) throw new Error(`${w.name}: input has ${x.length} values, need ${G}×${K}`);
+    const out = y ?? new Float32Array(N);
+    let xs = x.subarray(0, G * K);
+    if (w.actQuant) {
+      xs = xs.slice();
+      fp8RoundTripInPlace(xs, BLOCK);
+    }
+    const xp = this.putF32('x', xs);
+    const yp = this.buf('y', N * 4);
+    const th = this.threadsFor(N * K);
+    // whole 4-row blocks per thread, never straddling a group edge unless Nh is not a multiple of 4
+    if (w.format === 'q8') {
+      const Kp = w.kPadded;
+      const qx = this.buf('qx', G * Kp);
+      const sx = this.buf('sx', G * (Kp / QB) * 4);
+      this.pool.run('quant_q8', this.split(G, this.threadsFor(G * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b]));
+      this.pool.run('gemv_q8_grouped', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, qx, sx, yp, Kp, Nh, a, b]));
+    } else {
+      const fmt = FMT_CODE[w.format];
+      this.pool.run('gemv_grouped', this.split(N, th, 4, (a, b) => [fmt, w.ptr, w.scalePtr, xp, yp, K, Nh, a, b]));
+    }
+    out.set(this.f32.subarray(yp >> 2, (yp >> 2) + N));
+    return out;
+  }
+
   dequantize(lin: Linear): Float32Array {
     const w = this.own(lin);
     const N = w.outDim;
@@ -381,7 +417,7 @@ export class WasmBackend implements Backend {
     const R = cache.rank;
     const P = cache.ropeDim;
     const n = sel ? selCount : T;
-    if (n === 0 || (cache.latentFp8 && R % BLOCK !== 0)) {
+    if (n === 0 || (cache.latentFp8 && R % BLOCK !== 0) || R % 4 !== 0 || P % 4 !== 0) {
       this.portable.latentAttention(qLat, qPe, H, cache, T, sel, selCount, scale, out);
       return;
     }
@@ -392,7 +428,8 @@ export class WasmBackend implements Backend {
     const codes = cache.latentFp8 ? this.buf('latcodes', n * R) : 0;
     const scales = cache.latentFp8 ? this.buf('latscales', n * g * 4) : 0;
     const op = this.buf('latout', H * R * 4);
-    const sbuf = this.buf('latscores', this.threads * n * 4);
+    const perThread = 4 * n + 3 * R; // scores of a 4-head block + the rows a short block writes aside
+    const sbuf = this.buf('latscores', this.threads * perThread * 4);
     const ql = this.putF32('qlat', qLat.subarray(0, H * R));
     const qp = this.putF32('qpe', qPe.subarray(0, H * P));
     const f32 = this.f32;
@@ -409,8 +446,8 @@ export class WasmBackend implements Backend {
       }
       this.pool.run('gather_latent', this.split(n, this.threadsFor(n * R * 8), 1,
         (a, b) => [cache.latentFp8 ? 1 : 0, cache.latentFp8 ? latSrc : 0, scSrc, cache.latentFp8 ? 0 : latSrc, peSrc, sp, R, P, lat, pe, a, b]));
-      this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 1,
-        (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * n * 4]));
+      this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 4,
+        (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * perThread * 4]));
       out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
       return;
     }
@@ -431,8 +468,8 @@ export class WasmBackend implements Backend {
     } else {
       f32.set(cache.latentF32.subarray(0, n * R), lat >> 2);
     }
-    this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 1,
-      (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * n * 4]));
+    this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 4,
+      (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * perThread * 4]));
     out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
   }
 }

@@ -4,6 +4,7 @@ import { fp8RoundTripInPlace, E4M3_TABLE } from '../../formats/dtype.js';
 import type { DType } from '../../formats/dtype.js';
 import { PortableBackend } from '../portable.js';
 import { WasmBackend } from './backend.js';
+import { relaxedSupported } from './module.js';
 import { absProduct, ensureWasmBuilt, maxScaledError, randomF32, randomWeight, rng } from './testutil.js';
 
 const portable = new PortableBackend();
@@ -109,5 +110,77 @@ describe('wasm backend memory', () => {
     assert.ok(b.memoryInUse >= before + 64 * 64 * 4);
     b.release(lin);
     assert.equal(b.memoryInUse, before);
+  });
+});
+
+describe('grouped matmul (stacked per-head weights, one input row per group)', () => {
+  // the readable truth: group g is an ordinary matmul of x row g with its own rows of W
+  function groupedByHand(x: Float32Array, G: number, W: Float32Array, N: number, K: number): Float32Array {
+    const Nh = N / G;
+    const y = new Float32Array(N);
+    for (let n = 0; n < N; n++) {
+      const g = Math.floor(n / Nh);
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += x[g * K + k]! * W[n * K + k]!;
+      y[n] = acc;
+    }
+    return y;
+  }
+  const CASES: [number, number, number][] = [[1, 8, 64], [3, 5, 130], [16, 128, 32], [4, 36, 256]]; // G, rows per group, K
+  for (const bi of [0, 1, 2, 3]) {
+    it(`${get(bi)?.name ?? `backend ${bi}`}: every dtype against per-group products`, () => {
+      const b = get(bi);
+      const q8 = b.weights === 'q8';
+      for (const dtype of DTYPES) {
+        for (const [G, Nh, K] of CASES) {
+          const r = rng(G * 31 + Nh * 7 + K);
+          const N = G * Nh;
+          const { w, s } = randomWeight(dtype, N, K, r);
+          const lp = portable.linear('w', w, s);
+          const x = randomF32(G * K, r);
+          const W = portable.dequantize(lp);
+          const want = groupedByHand(x, G, W, N, K);
+          const bound = new Float32Array(N);
+          for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) bound[n]! += Math.abs(x[Math.floor(n / Nh) * K + k]! * W[n * K + k]!);
+          assert.ok(maxScaledError(portable.matmulGrouped(x, G, lp), want, bound) < 1e-6, `portable ${dtype} G=${G}`);
+          const lw = b.linear('w', w, s);
+          const got = b.matmulGrouped(x, G, lw);
+          // q8 rounds x and W as the ordinary q8 matmul does: the diagonal blocks of x[G,K]·Wᵀ
+          const full = q8 ? b.matmul(x, G, lw) : null;
+          const ref = full ? Float32Array.from({ length: N }, (_, n) => full[Math.floor(n / Nh) * N + n]!) : want;
+          const err = maxScaledError(got, ref, bound);
+          assert.ok(err <= 1e-5, `${b.name} ${dtype} G=${G} Nh=${Nh} K=${K}: ${err}`);
+          b.release(lw);
+        }
+      }
+      assert.throws(() => b.matmulGrouped(new Float32Array(30), 7, b.linear('odd', randomWeight('F32', 10, 3, rng(1)).w)), /do not split into 7 groups/);
+    });
+  }
+});
+
+describe('both kernel builds (SIMD128 and relaxed SIMD with fused multiply-add)', () => {
+  it('agree with the portable backend on every format, GEMV and GEMM', async () => {
+    const builds: ('baseline' | 'relaxed')[] = relaxedSupported() ? ['baseline', 'relaxed'] : ['baseline'];
+    for (const simd of builds) {
+      for (const weights of ['native', 'q8'] as const) {
+        const b = await WasmBackend.create({ threads: 2, minParallelMacs: 0, simd, weights });
+        try {
+          assert.equal(b.simd, simd);
+          for (const dtype of DTYPES) {
+            for (const [N, K] of [[37, 300], [130, 259]] as const) {
+              for (const M of [1, 17]) {
+                const r = rng(N + K + M);
+                const { w, s } = randomWeight(dtype, N, K, r);
+                const lp = portable.linear('w', w, s);
+                const lw = b.linear('w', w, s);
+                const x = randomF32(M * K, r);
+                const err = maxScaledError(b.matmul(x, M, lw), portable.matmul(x, M, lp), absProduct(x, M, portable.dequantize(lp), N, K));
+                assert.ok(err <= (weights === 'q8' ? 2e-2 : 1e-5), `${b.name} ${dtype} ${N}×${K} M=${M}: ${err}`);
+              }
+            }
+          }
+        } finally { await b.close(); }
+      }
+    }
   });
 });

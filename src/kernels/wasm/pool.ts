@@ -3,7 +3,7 @@
 // slot per worker (sequence number, kernel id, arguments) and woken with Atomics.notify. The workers
 // are created from an inline source (eval), so the same code runs under tsx and from dist/.
 import { Worker } from 'node:worker_threads';
-import { instantiate, kernelModule, type KernelExports } from './module.js';
+import { instantiate, kernelModule, type KernelExports, type SimdBuild } from './module.js';
 
 const SLOT = 16; // i32 per worker: [seq, done, fn, nargs, failed]
 const MAXARGS = 16;
@@ -48,8 +48,8 @@ export class ThreadPool {
   private closed = false;
 
   /** threads: total, the main thread included. */
-  constructor(readonly memory: WebAssembly.Memory, readonly threads: number) {
-    this.exports = instantiate(memory);
+  constructor(readonly memory: WebAssembly.Memory, readonly threads: number, readonly build: SimdBuild = 'baseline') {
+    this.exports = instantiate(memory, build);
     const names = Object.keys(this.exports).filter((k) => typeof this.exports[k] === 'function');
     names.forEach((n, i) => this.ids.set(n, i));
     const nw = Math.max(0, threads - 1);
@@ -58,7 +58,7 @@ export class ThreadPool {
     for (let s = 0; s < nw; s++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: kernelModule(), memory, ctrl: this.ctrl.buffer, args: this.args.buffer, names, slot: s, spin: SPIN },
+        workerData: { module: kernelModule(build), memory, ctrl: this.ctrl.buffer, args: this.args.buffer, names, slot: s, spin: SPIN },
       });
       const up = new Promise<void>((res, rej) => { w.once('online', () => res()); w.once('error', rej); });
       up.catch(() => {}); // reported by ready() when someone asks

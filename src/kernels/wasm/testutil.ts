@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { f32ToBf16 } from '../../formats/dtype.js';
 import type { DType } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
-import { WASM_PATH } from './module.js';
+import { WASM_PATH, WASM_RELAXED_PATH } from './module.js';
 
 export function ensureWasmBuilt(): void {
-  if (existsSync(WASM_PATH)) return;
+  if (existsSync(WASM_PATH) && existsSync(WASM_RELAXED_PATH)) return;
   execFileSync(process.execPath, [fileURLToPath(new URL('../../../scripts/build-wasm.mjs', import.meta.url))], { stdio: 'inherit' });
 }
 
