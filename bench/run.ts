@@ -743,21 +743,22 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
   if (q) {
     const x = roofOf(q);
     const gbs = (ms: number) => f1(x.bytes / (ms / 1000) / 1e9);
-    const calls = r.long?.points[0]?.dsa.decodeOps['matmul calls'];
+    const ops = r.long?.points[0]?.dsa.decodeOps;
+    const calls = ops ? Math.round((ops['matmul calls'] ?? 0) + (ops['matmulGrouped calls'] ?? 0)) : null;
     L.push(`- **Decode, q8**: ${gb(x.bytes)} per token at ${gbs(q.decodeMsPerToken)} GB/s (median step; ${gbs(q.decodeBestMs)} GB/s at the best step) against ` +
       `${f1(r.bw.gbPerS[a.threads]!)} GB/s measured. The int8 GEMV is compute-bound in SIMD128: every int8 weight is widened to int16 before ` +
-      '`i32x4.dot_i16x8_s` (no VNNI-like int8 dot in wasm), which the Kernels section measures below the read bandwidth. ' +
-      `On top, a token makes ${calls ? Math.round(calls) : 'hundreds of'} matmul calls, each two thread-pool dispatches for q8 (quantise x, then the GEMV), ${2 * cfg.numHeads} of them per layer ` +
-      `for the per-head absorbed W_UK/W_UV products of ${cfg.kvLoraRank}×${cfg.qkNopeHeadDim}; a dispatch costs ~1 µs idle but up to ~150 µs when the other core is busy (cpu.md), which is why the median ` +
-      'step is well above the best one on this shared machine. To close: one batched kernel call for all heads\' absorbed products (and for all selected experts\' ' +
-      'gate/up), quantise x inside the GEMV call, and an int8 dot that skips the widening (relaxed-SIMD `i32x4.relaxed_dot_i8x16_i7x16_add_s` with 7-bit activations, ' +
-      'or a native addon for this one kernel).');
+      '`i32x4.dot_i16x8_s` (no int8 dot product in wasm SIMD128); in cache it runs ~18–19 G weights/s per thread (kernels bench), about 21 GB/s of q8, so two ' +
+      'threads cannot reach the DRAM bandwidth. Tried and measured: relaxed SIMD\'s `i32x4.relaxed_dot_i8x16_i7x16_add_s` is 1.5× faster in cache but needs one ' +
+      'operand in 0..127, i.e. 7-bit weight codes (+64 offset) — that moved the tiny-fp8 golden logits to 7.6 % median error with 30/40 argmax agreement, failing ' +
+      'the stated q8 accuracy, so it is not shipped; the exact 8-bit form (sign moved onto x) costs as many instructions as the widening on V8 11.3. ' +
+      `Dispatch: a token makes ${calls ?? 'about a hundred'} matmul calls (all heads' absorbed W_UK/W_UV products are now one grouped call each per layer).`);
   }
   if (n) {
     const x = roofOf(n);
     L.push(`- **Decode, bf16**: ${Math.round(100 * x.fraction)} % of the roofline (median step)${x.fraction >= 0.7 ? ': the bf16 GEMV is close to bandwidth-bound' : ''}. ` +
-      `${gb(cfg.numLayers * cfg.numHeads * 2 * cfg.kvLoraRank * cfg.qkNopeHeadDim * 4)} of its ${gb(x.bytes)} per token are the absorbed W_UK/W_UV, which \`MLA.absorbedWeights\` ` +
-      'builds in fp32 from the bf16 kv_b_proj: keeping them bf16 halves that.');
+      'The bf16 GEMV widens each weight with a shift or a mask and then multiplies and adds: ~17.5 G weights/s per thread in cache, i.e. two threads top out near ' +
+      '35 GB/s before any other work. Fused multiply-add (relaxed SIMD) did not help: its 4-cycle latency on the accumulator chain made this loop 16 % slower, and more ' +
+      'accumulators spill V8\'s 16 vector registers; the relaxed build keeps multiply+add there. The absorbed W_UK/W_UV are kept in BF16 (lossless for a BF16 checkpoint).');
   }
   if (q && lq) {
     const fl = flopsPerToken(cfg, Math.floor(a.prompt / 2), 'prefill', 'dsa');
@@ -768,23 +769,21 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
       (q.prefillOps && q.prefillMs ? `${Math.round((100 * (q.prefillOps.matmul ?? 0)) / q.prefillMs)} % of dsv32 q8's prefill time is in matmul ` +
         `(${Math.round((100 * (q.prefillOps['matmul routed experts'] ?? 0)) / q.prefillMs)} % in the routed experts\' small-M GEMMs), ` +
         `${Math.round((100 * (q.prefillOps.mhaAttention ?? 0)) / q.prefillMs)} % in attention. ` : '') +
-      'The wasm GEMMs run near their kernel-benchmark rates (Kernels section): SIMD128 has no int8 or bf16 dot products, where llama.cpp uses AVX-512 VNNI / BF16 ' +
-      'instructions. To close: the int8 GEMM on relaxed-SIMD dot products, larger register tiles, and grouping all experts\' tokens into one GEMM call; ' +
-      'beyond that a native GEMM (onnxruntime-node or an addon) behind the same Backend interface for prefill.');
+      'The wasm GEMM micro-kernel (4×8 f32 register block) runs ~42–44 GFLOP/s per thread, close to what 4-lane SIMD can issue on this core; llama.cpp uses ' +
+      'AVX-512 VNNI (64 int8 products per instruction) and BF16 dot instructions. Closing the gap needs a native GEMM behind the same Backend interface for ' +
+      'prefill (onnxruntime-node\'s MatMul measured 95–144 GFLOP/s here, cpu.md), not more wasm tuning.');
   }
   const p64 = r.long?.points.find((x) => x.ctx === 65536);
   if (p64) {
     const o = p64.dense.decodeOps;
-    L.push(`- **Long context, dense**: at 64K, latentAttention is ${f1(o.latentAttention ?? 0)} of ${f1(p64.dense.decodeMs)} ms per token. Each call copies all ` +
-      'selected cache rows from the JS cache into wasm memory with a JS loop (3 `set()` per row), decodes the FP8 latent to an fp32 copy ' +
-      '(134 MB per layer at 64K) and then `latent_attention` loops heads outermost, streaming that fp32 copy twice per head (16 heads × 2 × 134 MB per layer). ' +
-      'A tiled kernel (decode a tile of rows once, score it for every head, online softmax) reading the FP8 rows in place from a cache that lives in wasm memory ' +
-      '(`gather_latent` already exists) would read ~43 MB per layer instead. This is also why DSA\'s speedup here is larger than FLOPs alone predict.');
+    L.push(`- **Long context, dense**: at 64K, latentAttention is ${f1(o.latentAttention ?? 0)} of ${f1(p64.dense.decodeMs)} ms per token. The cache lives in ` +
+      'wasm memory and `gather_latent` decodes the selected FP8 rows in the kernel, but into an fp32 copy (134 MB per layer at 64K) that the 4-head-blocked ' +
+      '`latent_attention` then streams twice per block. A tiled kernel (decode a tile of rows once, score it for every head, online softmax) would read ~43 MB ' +
+      'per layer instead. This is also why DSA\'s speedup here is larger than FLOPs alone predict.');
     const d = p64.dsa.decodeOps;
     L.push(`- **Long context, DSA**: at 64K, indexer scoring is ${f1(d.indexerScores ?? 0)} of ${f1(p64.dsa.decodeMs)} ms per token and top-k ${f1(d.topk ?? 0)} ms. ` +
-      '`indexer_scores` decodes every FP8 key with the exact e4m3 decode for each query, and the keys are also ' +
-      'copied into wasm memory on every call (8 MiB per layer at 64K). Keeping the indexer cache in wasm memory and decoding each key tile once per query (or storing ' +
-      'keys as int8 with the per-token scale and using integer dots) would make it bandwidth-bound.');
+      '`indexer_scores` reads the FP8 keys in place but decodes every key with the exact e4m3 decode for each query; storing keys as int8 with the per-token ' +
+      'scale and using integer dots would make it bandwidth-bound.');
   }
   return L;
 }

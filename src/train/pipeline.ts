@@ -17,7 +17,7 @@ import { freshSource, loadSource, presetRaw, type TrainSource } from './source.j
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { WasmGemm } from './wasm-gemm.js';
 import { Rng } from './random.js';
-import { mixRetrieval, RetrievalWindows } from './retrieval.js';
+import { mixRetrieval, type RetrievalMode, RetrievalWindows } from './retrieval.js';
 
 export const STAGES: readonly TrainMode[] = ['pretrain', 'indexer-warmup', 'sparse'];
 
@@ -56,6 +56,8 @@ export interface TrainStageOptions {
   saveEvery?: number;
   /** share of training windows replaced by retrieval (passkey-style) windows, 0–1 (default 0) */
   retrieval?: number;
+  /** retrieval windows with one key ('single') or, half of them, several short episodes ('mixed', default) */
+  retrievalMode?: RetrievalMode;
   /** index_topk written to (and used by) the model */
   topk?: number;
   dtype?: 'F32' | 'BF16';
@@ -109,6 +111,7 @@ export function validateOptions(o: TrainStageOptions): void {
   if (o.saveEvery !== undefined) positiveInt(o.saveEvery, '--save-every', 0);
   if (o.maxMinutes !== undefined) check(Number.isFinite(o.maxMinutes) && o.maxMinutes > 0, `--max-minutes: must be a positive number (got ${o.maxMinutes})`);
   if (o.topk !== undefined) positiveInt(o.topk, '--topk');
+  if (o.retrievalMode !== undefined) check(o.retrievalMode === 'single' || o.retrievalMode === 'mixed', `--retrieval-mode: single or mixed (got ${o.retrievalMode})`);
   if (o.retrieval !== undefined) check(Number.isFinite(o.retrieval) && o.retrieval >= 0 && o.retrieval <= 1, `--retrieval: must be between 0 and 1 (got ${o.retrieval})`);
   if (o.seed !== undefined) positiveInt(o.seed, '--seed', 0);
   if (o.threads !== undefined) positiveInt(o.threads, '--threads');
@@ -200,7 +203,7 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
   const stream = o.data !== undefined ? tokenizeFile(o.data, tok, bos, progress, eos) : tokenizeDocuments(splitDocuments(o.text!), tok, bos, progress, eos);
   const sampler = new WindowSampler(stream, o.seq, bos, seed + 1);
   const retrieval = o.retrieval ?? 0;
-  const retrievalGen = retrieval > 0 ? new RetrievalWindows(tok, stream, o.seq, bos, eos, seed + 2) : null;
+  const retrievalGen = retrieval > 0 ? new RetrievalWindows(tok, stream, o.seq, bos, eos, seed + 2, o.retrievalMode ?? 'mixed') : null;
   const mixRng = new Rng(seed + 3);
   const nextBatch = () => {
     const b = sampler.batch(o.batch);
@@ -237,7 +240,7 @@ export async function trainStage(o: TrainStageOptions): Promise<TrainStageResult
       ...(o.config !== undefined ? { config: o.config } : {}), ...(o.preset !== undefined ? { preset: o.preset } : {}),
       ...(o.model !== undefined ? { model: o.model } : {}), ...(o.data !== undefined ? { data: o.data } : {}),
       tokenizer: tokDir, seq: o.seq, batch: o.batch, steps: o.steps, lr, min_lr: o.minLr ?? lr / 10, warmup, seed,
-      max_minutes: o.maxMinutes ?? null, retrieval, eos_between_documents: true, topk: cfg.indexer?.topk ?? null, bias_rate: o.biasRate ?? 1e-3, dtype: o.dtype ?? 'F32', gemm: gemmName,
+      max_minutes: o.maxMinutes ?? null, retrieval, retrieval_mode: retrieval > 0 ? (o.retrievalMode ?? 'mixed') : null, eos_between_documents: true, topk: cfg.indexer?.topk ?? null, bias_rate: o.biasRate ?? 1e-3, dtype: o.dtype ?? 'F32', gemm: gemmName,
     };
     const stageLog: StageLog = {
       stage: o.stage, started: new Date().toISOString(), origin: src.origin, notes: src.notes, options,

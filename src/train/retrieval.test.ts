@@ -16,25 +16,30 @@ test('documents end with EOS when one is given', () => {
   assert.deepEqual([...tokenizeDocuments(['One.', 'Two.'], tok, 0, undefined, 1)], [0, ...a, 1, 0, ...b, 1]);
 });
 
-test('retrieval windows: S long, BOS first, the key hidden once inside and asked for at the end', () => {
+test('retrieval windows: S long, BOS first; every key is stated, then asked for and answered', () => {
   const S = 256;
   const gen = new RetrievalWindows(tok, stream, S, 0, 1, 3);
   const labels = new Set<string>();
-  for (let i = 0; i < 40; i++) {
+  let multi = 0, single = 0;
+  for (let i = 0; i < 60; i++) {
     const w = gen.window()!;
     assert.equal(w.length, S);
     assert.equal(w[0], 0);
     assert.ok(!w.subarray(1).includes(0), 'no BOS inside a window');
     const text = tok.decode([...w.subarray(1)].filter((t) => t !== 1));
-    const m = /(?:What is the ([\w ]+)\? The \1 is|\n?The ([\w ]+) is) (\d+)\.$/.exec(text);
-    assert.ok(m, `ends with the question and its answer: …${text.slice(-80)}`);
-    const label = (m[1] ?? m[2])!, key = m[3]!;
-    labels.add(label);
-    assert.ok(key.length >= 3 && key.length <= 7);
-    const before = text.slice(0, m.index);
-    assert.ok(before.includes(`${label} is ${key}.`), 'the needle precedes the question');
+    // each answer "…the LABEL? The LABEL is KEY." / "\nThe LABEL is KEY." must follow a needle with the same label and key
+    const answers = [...text.matchAll(/(?:What is the ([\w ]+)\? The \1 is|\nThe ([\w ]+) is) (\d+)\./g)];
+    assert.ok(answers.length >= 1, `a question with its answer: ${text.slice(-120)}`);
+    for (const m of answers) {
+      const label = (m[1] ?? m[2])!, key = m[3]!;
+      labels.add(label);
+      assert.ok(key.length >= 3 && key.length <= 7);
+      assert.ok(text.slice(0, m.index).includes(`${label} is ${key}.`), `the needle for ${label} ${key} comes first`);
+    }
+    if (new Set(answers.map((m) => m[3])).size > 1) multi++; else single++;
   }
   assert.ok(labels.size >= 5, `varied labels (${[...labels].join(', ')})`);
+  assert.ok(multi > 10 && single > 10, `both kinds of window (${multi} with several episodes, ${single} with one key)`);
   assert.equal(new RetrievalWindows(tok, stream, 16, 0, 1, 3).window(), null, 'too short for a prompt');
 });
 
@@ -51,4 +56,12 @@ test('mixing replaces about the requested share of rows, seeded', () => {
   let changed = 0;
   for (let r = 0; r < B; r++) if (a.batch[r * S] === 0) changed++;
   assert.equal(changed, a.n);
+});
+
+test("'single' mode hides exactly one key per window", () => {
+  const gen = new RetrievalWindows(tok, stream, 256, 0, 1, 4, 'single');
+  for (let i = 0; i < 20; i++) {
+    const text = tok.decode([...gen.window()!.subarray(1)].filter((t) => t !== 1));
+    assert.equal(new Set(text.match(/\d{3,7}/g)).size, 1, text.slice(-100));
+  }
 });

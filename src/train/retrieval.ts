@@ -4,7 +4,9 @@
 // in filler, and ends with a question whose answer is the key, so the loss rewards looking it up.
 // Variety on purpose, so the model learns the lookup rather than one sentence: ten labels, four needle and
 // three question phrasings, keys of several lengths, and two kinds of filler — corpus prose, or one short
-// corpus span repeated (repeated text is itself copying practice). The evaluation prompt (eval.ts) is one
+// corpus span repeated (repeated text is itself copying practice). Half the windows instead pack several
+// short episodes (key, a little filler, question, answer): many answers per window at short distances
+// give the copying mechanism a strong gradient before it has to work across the whole window. The evaluation prompt (eval.ts) is one
 // member of this family with its own filler sentences, which training never uses.
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Rng } from './random.js';
@@ -24,6 +26,8 @@ const QUESTIONS: ((l: string) => string)[] = [
   (l) => `\nThe ${l} is`,
 ];
 
+export type RetrievalMode = 'single' | 'mixed';
+
 /** Turns BOS-led prose windows into retrieval windows of the same length. */
 export class RetrievalWindows {
   private readonly rng: Rng;
@@ -33,7 +37,9 @@ export class RetrievalWindows {
    * when it fits (null: never).
    */
   constructor(private readonly tok: Tokenizer, private readonly stream: Int32Array, readonly S: number,
-    private readonly bos: number, private readonly eos: number | null, seed: number) {
+    private readonly bos: number, private readonly eos: number | null, seed: number,
+    /** 'single': one key per window only; 'mixed': half the windows pack several short episodes */
+    readonly mode: RetrievalMode = 'mixed') {
     this.rng = new Rng(seed);
   }
 
@@ -61,11 +67,45 @@ export class RetrievalWindows {
 
   /** One window of exactly S ids (BOS first), or null when S is too short for the prompt. */
   window(): Int32Array | null {
+    if (this.mode === 'single') return this.single();
+    return this.rng.next() < 0.5 ? this.episodes() ?? this.single() : this.single();
+  }
+
+  private key(): string {
+    const digits = 3 + this.rng.int(5);
+    let key = String(1 + this.rng.int(9));
+    while (key.length < digits) key += String(this.rng.int(10));
+    return key;
+  }
+
+  /** Several short episodes back to back, the last one cut to fit by its filler (null if none fits). */
+  private episodes(): Int32Array | null {
+    const { rng, S } = this;
+    const ids: number[] = [this.bos];
+    for (;;) {
+      const label = LABELS[rng.int(LABELS.length)]!;
+      const key = this.key();
+      const needle = this.enc(NEEDLES[rng.int(NEEDLES.length)]!(label, key));
+      const question = this.enc(QUESTIONS[rng.int(QUESTIONS.length)]!(label));
+      const answer = this.enc(` ${key}.`);
+      const fixed = needle.length + question.length + answer.length;
+      const room = S - ids.length - fixed;
+      if (room < 4) break;
+      const fill = this.filler(Math.min(room, 4 + rng.int(60)));
+      ids.push(...needle, ...fill, ...question, ...answer);
+    }
+    if (ids.length === 1) return null;
+    const tail = this.filler(S - ids.length);
+    while (tail.length < S - ids.length) tail.push(...this.enc(' And so it was.'));
+    ids.push(...tail.slice(0, S - ids.length));
+    return Int32Array.from(ids);
+  }
+
+  /** One key hidden at a random depth of the whole window, asked for at its end. */
+  private single(): Int32Array | null {
     const { rng, S } = this;
     const label = LABELS[rng.int(LABELS.length)]!;
-    const digits = 3 + rng.int(5);
-    let key = String(1 + rng.int(9));
-    while (key.length < digits) key += String(rng.int(10));
+    const key = this.key();
     const intro = rng.next() < 0.5 ? this.enc(`There is a ${label} hidden in this text. Remember it.\n`) : [];
     const needle = this.enc(NEEDLES[rng.int(NEEDLES.length)]!(label, key));
     const question = this.enc(QUESTIONS[rng.int(QUESTIONS.length)]!(label));

@@ -29,6 +29,7 @@ export interface TrainCliFlags {
   mtpWeight?: string;
   biasRate?: string;
   retrieval?: string;
+  retrievalMode?: string;
   quiet?: boolean;
 }
 
@@ -58,6 +59,7 @@ export function trainOptions(stage: TrainMode, f: TrainCliFlags): TrainStageOpti
     out: f.out, seed: int(f.seed, '--seed'), saveEvery: int(f.saveEvery, '--save-every'), maxMinutes: num(f.maxMinutes, '--max-minutes'), topk: int(f.topk, '--topk'),
     dtype, threads: int(f.threads, '--threads'), wasm: f.wasm, mtpWeight: num(f.mtpWeight, '--mtp-weight'),
     biasRate: num(f.biasRate, '--bias-rate'), retrieval: num(f.retrieval, '--retrieval'),
+    retrievalMode: f.retrievalMode as TrainStageOptions['retrievalMode'],
   };
   if (o.data === undefined) throw new Error('--data: give the training text file');
   return o;
@@ -137,6 +139,7 @@ function stageCommand(parent: Command, stage: TrainMode, what: string): void {
     .option('--max-minutes <m>', 'wall-clock budget: stop when spent; the LR schedule follows the projected step count (shared machines)')
     .option('--save-every <n>', 'also write the folder every N steps (0 = only at the end)', '0')
     .option('--retrieval <f>', 'share of windows replaced by passkey-style retrieval windows (0–1, default 0)')
+    .option('--retrieval-mode <m>', "single (one key per window) | mixed (half the windows pack short episodes; default)")
     .option('--topk <k>', 'index_topk: keys each query attends to under DSA (written to the config)')
     .option('--dtype <t>', 'weights written as f32 | bf16', 'f32')
     .option('--threads <n>', 'GEMM threads (default: min(2, cores))')
