@@ -3,7 +3,11 @@
 //   perplexity  teacher-forced BOS-led chunks of held-out text (the training windows' shape)
 //   needle      passkey retrieval: a random 5-digit key hidden at a random depth in filler text, then
 //               the question; a trial passes when the greedy continuation contains the key. Run at
-//               several context lengths, including beyond the training length.
+//               several context lengths, including beyond the training length. A softer score beside it:
+//               how often the true key out-scores 9 random decoys (teacher-forced log-probability; chance
+//               10 %), which registers partial retrieval that exact match misses.
+//   copying     a held-out span repeated to fill a chunk: loss on its first occurrence vs on the repeats.
+//               A model that can copy from context (induction) predicts the repeats far better.
 // "Dense" is the same checkpoint with index_topk raised above every context evaluated, so the indexer
 // selects every key; "sparse" uses the checkpoint's own index_topk.
 import { existsSync, readFileSync } from 'node:fs';
@@ -47,6 +51,15 @@ export interface NeedleRow {
   ctx: number;
   dense_acc: number;
   sparse_acc: number;
+  /** share of trials where the true key's log-probability beats all 9 decoys (chance 0.1) */
+  dense_rank: number;
+  sparse_rank: number;
+}
+
+/** Mean next-token NLL (nats) on a span's first occurrence and on its repeats. */
+export interface CopyingScore {
+  first: number;
+  repeats: number;
 }
 
 export interface PerplexityRow {
@@ -60,6 +73,7 @@ export interface EvalReport {
   needle: NeedleRow[];
   /** perplexity with chunks of 1×, 2×, 4×… the training length (same text): how each attention extrapolates */
   perplexity_by_ctx: PerplexityRow[];
+  copying: { span: number; dense: CopyingScore; sparse: CopyingScore };
   /** how it was measured */
   meta: {
     model: string;
@@ -159,6 +173,47 @@ export function greedyContinue(model: DeepSeekModel, prompt: number[], n: number
   return out;
 }
 
+function logSoftmaxAt(logits: Float32Array, o: number, V: number, t: number): number {
+  let m = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[o + v]! > m) m = logits[o + v]!;
+  let z = 0;
+  for (let v = 0; v < V; v++) z += Math.exp(logits[o + v]! - m);
+  return logits[o + t]! - m - Math.log(z);
+}
+
+/** Whether the true key (candidates[0]) gets the highest teacher-forced log-probability after the prompt. */
+export function keyRanksFirst(model: DeepSeekModel, tok: Tokenizer, prompt: number[], candidates: string[]): boolean {
+  const V = model.cfg.vocabSize;
+  const cache = model.newCache();
+  const last = model.forward(prompt, 0, cache).logits.slice();
+  const scores = candidates.map((k) => {
+    const ids = tok.encode(` ${k}`, { allowSpecial: false });
+    let s = logSoftmaxAt(last, 0, V, ids[0]!);
+    if (ids.length > 1) {
+      // each candidate overwrites the same cache positions after the prompt
+      const r = model.forward(ids.slice(0, -1), prompt.length, cache, { logits: 'all' });
+      for (let j = 1; j < ids.length; j++) s += logSoftmaxAt(r.logits, (j - 1) * V, V, ids[j]!);
+    }
+    return s;
+  });
+  return scores.every((s, j) => j === 0 || s < scores[0]!);
+}
+
+/** BOS + one held-out span repeated to `len` tokens: NLL of its first occurrence and of the repeats. */
+export function copyingNll(model: DeepSeekModel, span: Int32Array, len: number, bos: number): CopyingScore {
+  const L = span.length;
+  const ids = [bos];
+  while (ids.length < len) ids.push(span[(ids.length - 1) % L]!);
+  const V = model.cfg.vocabSize;
+  const { logits } = model.forward(ids, 0, model.newCache(), { logits: 'all' });
+  let first = 0, nf = 0, rep = 0, nr = 0;
+  for (let i = 1; i + 1 < ids.length; i++) {
+    const nll = -logSoftmaxAt(logits, i * V, V, ids[i + 1]!);
+    if (i + 1 <= L) { first += nll; nf++; } else { rep += nll; nr++; }
+  }
+  return { first: first / nf, repeats: rep / nr };
+}
+
 export async function evaluate(o: EvalOptions): Promise<EvalReport> {
   const t0 = performance.now();
   const dir = o.model;
@@ -225,20 +280,39 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
     const needle: NeedleRow[] = [];
     let done = 0;
     for (const ctx of ctxs) {
-      let okD = 0, okS = 0;
+      let okD = 0, okS = 0, rankD = 0, rankS = 0;
       for (let t = 0; t < trials; t++) {
         const p = needlePrompt(tok, bos, ctx, rng);
         const hit = (m: DeepSeekModel) => tok.decode(greedyContinue(m, p.ids, 8)).includes(p.key);
         if (hit(dense)) okD++;
         if (hit(sparse)) okS++;
+        const candidates = [p.key, ...Array.from({ length: 9 }, () => String(10000 + rng.int(90000)))];
+        if (keyRanksFirst(dense, tok, p.ids, candidates)) rankD++;
+        if (keyRanksFirst(sparse, tok, p.ids, candidates)) rankS++;
         progress('needle', ++done, ctxs.length * trials);
       }
-      needle.push({ ctx, dense_acc: okD / trials, sparse_acc: okS / trials });
+      needle.push({ ctx, dense_acc: okD / trials, sparse_acc: okS / trials, dense_rank: rankD / trials, sparse_rank: rankS / trials });
+    }
+    // copying: spans of 32 held-out tokens (skipping document boundaries) repeated to one chunk
+    const SPAN = Math.min(32, Math.floor((seq - 1) / 2));
+    const copy = { dense: { first: 0, repeats: 0 }, sparse: { first: 0, repeats: 0 } };
+    const copyTrials = Math.max(2, Math.floor(trials / 2));
+    for (let t = 0; t < copyTrials; t++) {
+      let o = rng.int(Math.max(1, stream.length - SPAN));
+      while (o > 0 && stream.subarray(o, o + SPAN).includes(bos)) o = rng.int(Math.max(1, stream.length - SPAN));
+      const span = stream.subarray(o, o + SPAN);
+      for (const [k, m] of [['dense', dense], ['sparse', sparse]] as const) {
+        const c = copyingNll(m, span, seq, bos);
+        copy[k].first += c.first / copyTrials;
+        copy[k].repeats += c.repeats / copyTrials;
+      }
+      progress('copying', t + 1, copyTrials);
     }
     return {
       perplexity,
       needle,
       perplexity_by_ctx: byCtx,
+      copying: { span: SPAN, ...copy },
       meta: {
         model: dir, seq, index_topk: cfg.indexer?.topk ?? null, tokens_scored: count, chunks: chunks.length, trials,
         sparse_vs_dense_ppl: perplexity.sparse / perplexity.dense - 1, seconds: (performance.now() - t0) / 1000,

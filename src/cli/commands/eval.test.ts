@@ -11,7 +11,8 @@ import { repoRoot } from '../../testing/fixtures.js';
 import { tinyConfigJson } from '../../testing/tiny-config.js';
 import { Tokenizer } from '../../tokenizer/tokenizer.js';
 import { saveCheckpoint } from '../../train/checkpoint.js';
-import { evaluate, needlePrompt } from '../../train/eval.js';
+import { copyingNll, evaluate, keyRanksFirst, needlePrompt } from '../../train/eval.js';
+import { DeepSeekModel } from '../../model/model.js';
 import { ParamStore } from '../../train/params.js';
 import { Rng } from '../../train/random.js';
 
@@ -56,6 +57,33 @@ describe('dsv32 eval', () => {
     assert.deepEqual(d.needle.map((n) => n.dense_acc), d.needle.map((n) => n.sparse_acc));
   });
 
+  it('key ranking scores each candidate as a full forward of prompt + key would; copying splits first occurrence from repeats', () => {
+    const tok = Tokenizer.fromDir(join(repoRoot, 'data/tokenizer'));
+    const model = DeepSeekModel.load(sparseDir, { mtp: false });
+    const V = model.cfg.vocabSize;
+    const p = needlePrompt(tok, 0, 64, new Rng(3));
+    const keys = ['12345', '70001', '99', '4821937', '55555'];
+    // brute force: the whole sequence in one forward, log-probabilities of the key tokens summed
+    const full = (k: string) => {
+      const ids = tok.encode(` ${k}`, { allowSpecial: false });
+      const { logits } = model.forward([...p.ids, ...ids], 0, model.newCache(), { logits: 'all' });
+      let s = 0;
+      ids.forEach((t, j) => {
+        const o = (p.ids.length - 1 + j) * V;
+        let m = -Infinity; for (let v = 0; v < V; v++) m = Math.max(m, logits[o + v]!);
+        let z = 0; for (let v = 0; v < V; v++) z += Math.exp(logits[o + v]! - m);
+        s += logits[o + t]! - m - Math.log(z);
+      });
+      return s;
+    };
+    const order = [...keys].sort((a, b) => full(b) - full(a));
+    assert.equal(keyRanksFirst(model, tok, p.ids, order), true, 'the best-scoring key ranks first');
+    assert.equal(keyRanksFirst(model, tok, p.ids, [...order].reverse()), false, 'the worst does not');
+    const span = Int32Array.from(tok.encode(' It is a truth universally acknowledged that a single man', { allowSpecial: false }));
+    const c = copyingNll(model, span, 64, 0);
+    assert.ok(c.first > 0 && c.repeats > 0 && c.first !== c.repeats);
+  });
+
   it('passkey prompts have exactly the requested length and carry the key', () => {
     const tok = Tokenizer.fromDir(join(repoRoot, 'data/tokenizer'));
     const rng = new Rng(1);
@@ -75,12 +103,14 @@ describe('dsv32 eval', () => {
       { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(j).sort(), ['meta', 'needle', 'perplexity', 'perplexity_by_ctx']);
+    assert.deepEqual(Object.keys(j).sort(), ['copying', 'meta', 'needle', 'perplexity', 'perplexity_by_ctx']);
     assert.deepEqual((j.perplexity_by_ctx as { ctx: number }[]).map((p) => p.ctx), [64, 128, 256]);
     assert.deepEqual(Object.keys(j.perplexity as object).sort(), ['dense', 'sparse']);
     const needle = j.needle as Record<string, number>[];
     assert.deepEqual(needle.map((n) => n.ctx), [64, 128, 256]);
-    for (const n of needle) assert.deepEqual(Object.keys(n).sort(), ['ctx', 'dense_acc', 'sparse_acc']);
+    for (const n of needle) assert.deepEqual(Object.keys(n).sort(), ['ctx', 'dense_acc', 'dense_rank', 'sparse_acc', 'sparse_rank']);
+    const c = j.copying as { span: number; dense: { first: number; repeats: number } };
+    assert.ok(c.span > 0 && Number.isFinite(c.dense.first) && Number.isFinite(c.dense.repeats));
     const bad = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'eval', '--model', join(dir, 'none')], { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /--model: .*none has no config.json/);

@@ -37,9 +37,13 @@ export function formatReport(r: EvalReport): string {
     '  context     dense    sparse',
     ...r.perplexity_by_ctx.map((p) => `  ${String(p.ctx).padStart(7)}  ${p.dense.toFixed(2).padStart(8)}  ${p.sparse.toFixed(2).padStart(8)}`),
     '',
-    `passkey retrieval (${m.trials} trials per length; greedy answer contains the 5-digit key)`,
-    '  context   dense   sparse',
-    ...r.needle.map((n) => `  ${String(n.ctx).padStart(7)}   ${pct(n.dense_acc).padStart(5)}   ${pct(n.sparse_acc).padStart(6)}`),
+    `passkey retrieval (${m.trials} trials per length): greedy answer contains the 5-digit key | key out-scores 9 decoys (chance 10%)`,
+    '  context   dense   sparse |  dense   sparse',
+    ...r.needle.map((n) => `  ${String(n.ctx).padStart(7)}   ${pct(n.dense_acc).padStart(5)}   ${pct(n.sparse_acc).padStart(6)} | ${pct(n.dense_rank).padStart(6)}   ${pct(n.sparse_rank).padStart(6)}`),
+    '',
+    `copying: a ${r.copying.span}-token held-out span repeated to ${m.seq} tokens, loss (nats) on its first occurrence → on the repeats`,
+    `  dense   ${r.copying.dense.first.toFixed(2)} → ${r.copying.dense.repeats.toFixed(2)}`,
+    `  sparse  ${r.copying.sparse.first.toFixed(2)} → ${r.copying.sparse.repeats.toFixed(2)}`,
     '',
     `${m.seconds.toFixed(1)} s`,
   ];
@@ -56,7 +60,7 @@ export function registerEval(program: Command): void {
     .option('--max-tokens <n>', 'held-out tokens to score at most (default: all; --quick: 4096)')
     .option('--trials <n>', 'passkey trials per context length (default 20; --quick: 6)')
     .option('--quick', 'a small sample that finishes in under a minute')
-    .option('--json', 'print {"perplexity": {"dense", "sparse"}, "needle": [{"ctx", "dense_acc", "sparse_acc"}], "perplexity_by_ctx", "meta"}')
+    .option('--json', 'print {"perplexity": {"dense", "sparse"}, "needle": [{"ctx", "dense_acc", "sparse_acc", "dense_rank", "sparse_rank"}], "perplexity_by_ctx", "copying", "meta"}')
     .option('--backend <name>', 'wasm | portable', 'wasm')
     .option('--seed <n>', 'seed of the passkeys and their depths', '7')
     .action(async (f: EvalFlags) => {
