@@ -7,6 +7,7 @@ import type { DType } from '../src/formats/dtype.js';
 import type { Backend, LayerCacheView, Linear } from '../src/kernels/backend.js';
 import { PortableBackend } from '../src/kernels/portable.js';
 import { WasmBackend } from '../src/kernels/wasm/backend.js';
+import { relaxedSupported } from '../src/kernels/wasm/module.js';
 import { ensureWasmBuilt, randomF32, randomWeight, rng } from '../src/kernels/wasm/testutil.js';
 
 const quick = process.argv.includes('--quick');
@@ -163,6 +164,56 @@ function cache(T: number, R: number, P: number, D: number): LayerCacheView {
   const idx = new Int32Array(2048);
   const tk = (b: Backend) => best(5, () => b.topk(scores, 65536, 2048, idx)) * 1000;
   console.log(`## top-k (k=2048 of 65536): portable sort ${fmt(tk(portable), 2)} ms · selection ${fmt(tk(wasm.native1), 2)} ms\n`);
+}
+
+// ---- the two kernel builds, and grouped vs per-head absorbed products ---------------------------------
+{
+  // in cache (256×4096 weights, 1 thread), so the instruction count decides, not the memory
+  const builds = relaxedSupported() ? (['baseline', 'relaxed'] as const) : (['baseline'] as const);
+  console.log(`## SIMD128 vs relaxed-SIMD build, 1 thread, operands in cache${builds.length < 2 ? ' (relaxed SIMD not available here)' : ''}\n`);
+  console.log(`| kernel | ${builds.join(' | ')} |`);
+  console.log(`|---|${builds.map(() => '---').join('|')}|`);
+  const rows: Record<string, string[]> = {};
+  for (const simd of builds) {
+    for (const weights of ['native', 'q8'] as const) {
+      const b = await WasmBackend.create({ threads: 1, simd, weights });
+      const cases = weights === 'q8' ? [['q8 GEMV 256×4096 (G weights/s)', 'BF16', 1]] as const
+        : [['bf16 GEMV 256×4096 (G weights/s)', 'BF16', 1], ['f32 GEMV 256×4096 (G weights/s)', 'F32', 1], ['bf16 GEMM 64×512×4096 (GFLOP/s)', 'BF16', 64]] as const;
+      for (const [label, dt, M] of cases) {
+        const N = M === 1 ? 256 : 512, K = 4096;
+        const { w } = randomWeight(dt, N, K, rng(21));
+        const l = b.linear('w', w);
+        const x = randomF32(M * K, rng(22));
+        const t = best(20, () => { for (let i = 0; i < 20; i++) b.matmul(x, M, l); }) / 20;
+        (rows[label] ??= []).push(M === 1 ? fmt((N * K) / t / 1e9) : fmt((2 * M * N * K) / t / 1e9));
+        b.release(l);
+      }
+      if (weights === 'native') {
+        const c = cache(512, 512, 64, 128);
+        const qLat = randomF32(16 * 512, rng(23), 0.05), qPe = randomF32(16 * 64, rng(24), 0.05);
+        const o = new Float32Array(16 * 512);
+        const t = best(20, () => b.latentAttention(qLat, qPe, 16, c, 512, null, 0, 0.1, o));
+        (rows['latent attention, 16 heads × 512 rows (ms)'] ??= []).push(fmt(t * 1000, 3));
+      }
+      await b.close();
+    }
+  }
+  for (const [k, v] of Object.entries(rows)) console.log(`| ${k} | ${v.join(' | ')} |`);
+  console.log();
+
+  // the absorbed W_UK products of one decode token: 16 heads × (512×128), 2 threads
+  const H = 16, R = 512, nope = 128;
+  const { w } = randomWeight('BF16', H * R, nope, rng(25));
+  const b = wasm.native2;
+  const stacked = b.linear('uk', w);
+  const heads = Array.from({ length: H }, (_, h) => b.linear(`uk${h}`, { ...w, shape: [R, nope], bytes: w.bytes.subarray(h * R * nope * 2, (h + 1) * R * nope * 2) }));
+  const x = randomF32(H * nope, rng(26));
+  const y = new Float32Array(H * R);
+  const tg = best(20, () => { for (let i = 0; i < 50; i++) b.matmulGrouped(x, H, stacked, y); }) / 50;
+  const th = best(20, () => { for (let i = 0; i < 50; i++) for (let h = 0; h < H; h++) b.matmul(x.subarray(h * nope, (h + 1) * nope), 1, heads[h]!, y.subarray(h * R, (h + 1) * R)); }) / 50;
+  console.log(`## Absorbed per-head products (16 heads × 512×128 bf16, 2 threads): ${H} matmul calls ${fmt(th * 1e6, 1)} µs · one grouped call ${fmt(tg * 1e6, 1)} µs (${fmt(th / tg, 2)}×)\n`);
+  b.release(stacked);
+  for (const l of heads) b.release(l);
 }
 
 // ---- q8 accuracy -----------------------------------------------------------------------------------

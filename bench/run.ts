@@ -337,12 +337,11 @@ function dsvLinear(N: number, K: number, fmt: 'bf16' | 'f32' | 'q8'): number {
 /**
  * What one dsv32 decode token reads at position T: every weight it multiplies (the k routed experts chosen of
  * each MoE layer, one embedding row; native = the checkpoint's bf16, plus the absorbed per-head W_UK/W_UV it
- * builds in fp32) and the cache rows attention and the indexer read (FP8 latent + scales + fp32 RoPE key,
+ * stacks from kv_b_proj, BF16 for a BF16 checkpoint as here) and the cache rows attention and the indexer read (FP8 latent + scales + fp32 RoPE key,
  * FP8 indexer key + scale; no indexer scoring while T ≤ index_topk).
  */
 export function dsv32DecodeBytes(cfg: ModelConfig, T: number, weights: 'native' | 'q8', dense: boolean): { weights: number; cache: number } {
   const f = weights === 'q8' ? 'q8' : 'bf16';
-  const fa = weights === 'q8' ? 'q8' : 'f32';
   const D = cfg.hiddenSize;
   const H = cfg.numHeads;
   const dqk = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
@@ -352,7 +351,7 @@ export function dsv32DecodeBytes(cfg: ModelConfig, T: number, weights: 'native' 
   for (let l = 0; l < cfg.numLayers; l++) {
     w += cfg.qLoraRank !== null ? dsvLinear(cfg.qLoraRank, D, f) + dsvLinear(H * dqk, cfg.qLoraRank, f) : dsvLinear(H * dqk, D, f);
     w += dsvLinear(rank + cfg.qkRopeHeadDim, D, f) + dsvLinear(D, H * cfg.vHeadDim, f);
-    w += H * (dsvLinear(rank, cfg.qkNopeHeadDim, fa) + dsvLinear(cfg.vHeadDim, rank, fa));
+    w += dsvLinear(H * rank, cfg.qkNopeHeadDim, f) + dsvLinear(H * cfg.vHeadDim, rank, f);
     const ic = cfg.indexer;
     if (ic) w += dsvLinear(ic.nHeads * ic.headDim, cfg.qLoraRank!, f) + dsvLinear(ic.headDim, D, f) + dsvLinear(ic.nHeads, D, f);
     if (isMoeLayer(cfg, l)) {
@@ -679,7 +678,7 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
   L.push(`Ratios dsv32 / llama.cpp at ${a.threads} threads — decode: q8 ${d.ratio ? f2(d.ratio) : '—'}×, bf16 ${d.bf16.ratio ? f2(d.bf16.ratio) : '—'}×; prefill: q8 ${pf.ratio ? f2(pf.ratio) : '—'}×, bf16 ${pf.bf16.ratio ? f2(pf.bf16.ratio) : '—'}×.`, '');
   L.push(`Roofline: read bandwidth measured in this run (bench/llamacpp/bandwidth.ts: SIMD loads over 1 GiB, 4 streams per thread, best of 8 repetitions before and 8 after the engines) ` +
     `${Object.entries(bw.gbPerS).map(([t, v]) => `${f1(v)} GB/s on ${t} thread${t === '1' ? '' : 's'}`).join(', ')}. Bytes read per decode token = the weights the token multiplies ` +
-    '(k of n experts, one embedding row, lm_head; dsv32 native also reads the per-head absorbed W_UK/W_UV it keeps in fp32) + the cache rows attention reads; ' +
+    '(k of n experts, one embedding row, lm_head; dsv32 also reads the absorbed W_UK/W_UV of every head, stacked from kv_b_proj: BF16 in native mode) + the cache rows attention reads; ' +
     'roofline fraction = (bytes / the bandwidth at that thread count) / measured ms per token (median; in brackets at the fastest step).', '');
 
   if (r.long) {
@@ -695,7 +694,7 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     L.push('');
     if (svg) L.push('![ms per token vs context, dense vs DSA](e2e.svg)', '');
     L.push('Where decode time goes (ms per token, backend calls timed in the bench process):', '');
-    const ops = ['matmul', 'indexerScores', 'topk', 'latentAttention', 'rmsNorm', 'layerNorm'];
+    const ops = ['matmul', 'matmulGrouped', 'indexerScores', 'topk', 'latentAttention', 'rmsNorm', 'layerNorm'];
     L.push(`| context | attention | ${ops.join(' | ')} | rest (JS: RoPE, Hadamard, FP8 quantisation, routing, copies) | total |`, `|---|---|${ops.map(() => '---|').join('')}---|---|`);
     for (const x of r.long.points) {
       for (const w of ['dense', 'dsa'] as const) {
@@ -704,8 +703,12 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
         L.push(`| ${x.ctx} | ${w} | ${ops.map((k) => f1(o[k] ?? 0)).join(' | ')} | ${f1(Math.max(0, x[w].decodeMs - sum))} | ${f1(x[w].decodeMs)} |`);
       }
     }
-    const calls = r.long.points[0]?.dsa.decodeOps['matmul calls'];
-    if (calls) L.push('', `A decode token makes ${Math.round(calls)} matmul calls (each one kernel dispatch to the worker thread; per-head absorbed W_UK/W_UV products are separate calls).`);
+    const dops = r.long.points[0]?.dsa.decodeOps;
+    const calls = dops?.['matmul calls'];
+    if (calls) {
+      L.push('', `A decode token makes ${Math.round(calls)} matmul calls and ${Math.round(dops?.['matmulGrouped calls'] ?? 0)} grouped ones ` +
+        '(all heads\' absorbed W_UK or W_UV products in one call per layer); each is one kernel dispatch to the worker thread.');
+    }
     L.push('', `Peak RSS of the long-context process (both models loaded, cache reserved for the largest context): ${mib(r.long.peakRssMiB)}.`, '');
   }
 
