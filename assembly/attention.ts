@@ -1,0 +1,137 @@
+import { decode_fp8, fma, hsum } from './common';
+
+// ---- attention-side kernels --------------------------------------------------------------------
+
+/**
+ * Indexer scores for tokens [t0,t1): out[t] = kScale[t]·Σ_h w[h]·ReLU(q_h·e4m3(k_t)). D % 16 == 0.
+ * Four tokens are decoded into `kbuf` (4·D floats, per thread) so each q_h load serves four dots.
+ */
+export function indexer_scores(q: usize, w: usize, H: i32, D: i32, codes: usize, ksc: usize, out: usize, t0: i32, t1: i32, kbuf: usize): void {
+  const db = <usize>D << 2;
+  let t = t0;
+  for (; t < t1; t += 4) {
+    const nt = min(4, t1 - t);
+    for (let j = 0; j < 4; j++) {
+      const tt = j < nt ? t + j : t; // pad the last group with a repeat of its first token
+      decode_fp8(codes + <usize>tt * <usize>D, kbuf + <usize>j * db, D, 0);
+    }
+    const k0 = kbuf, k1 = k0 + db, k2 = k1 + db, k3 = k2 + db;
+    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+    for (let h = 0; h < H; h++) {
+      const qh = q + <usize>h * db;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let d = 0; d < D; d += 4) {
+        const o = <usize>d << 2;
+        const qv = v128.load(qh + o);
+        a0 = fma(qv, v128.load(k0 + o), a0);
+        a1 = fma(qv, v128.load(k1 + o), a1);
+        a2 = fma(qv, v128.load(k2 + o), a2);
+        a3 = fma(qv, v128.load(k3 + o), a3);
+      }
+      const wh = load<f32>(w + (<usize>h << 2));
+      s0 += wh * max<f32>(hsum(a0), 0); s1 += wh * max<f32>(hsum(a1), 0);
+      s2 += wh * max<f32>(hsum(a2), 0); s3 += wh * max<f32>(hsum(a3), 0);
+    }
+    store<f32>(out + (<usize>t << 2), s0 * load<f32>(ksc + (<usize>t << 2)));
+    if (nt > 1) store<f32>(out + (<usize>(t + 1) << 2), s1 * load<f32>(ksc + (<usize>(t + 1) << 2)));
+    if (nt > 2) store<f32>(out + (<usize>(t + 2) << 2), s2 * load<f32>(ksc + (<usize>(t + 2) << 2)));
+    if (nt > 3) store<f32>(out + (<usize>(t + 3) << 2), s3 * load<f32>(ksc + (<usize>(t + 3) << 2)));
+  }
+}
+
+/** Decodes gathered FP8 latent rows [i0,i1) (R codes + R/128 scales each) to fp32 rows. */
+export function decode_latent(codes: usize, scales: usize, R: i32, dst: usize, i0: i32, i1: i32): void {
+  const g = R >> 7;
+  for (let i = i0; i < i1; i++) {
+    decode_fp8(codes + <usize>i * <usize>R, dst + ((<usize>i * <usize>R) << 2), R, scales + (<usize>(i * g) << 2));
+  }
+}
+
+/**
+ * Gathers cache rows i in [i0,i1) straight from a cache that lives in this memory: row t = sel[i] (or i
+ * when sel is 0). FP8 latents (codes + per-128 scales) are decoded to fp32, fp32 latents copied; the
+ * RoPE key rows are copied. dst rows are dense [n,R] and [n,P].
+ */
+export function gather_latent(fp8: i32, codes: usize, scales: usize, f32src: usize, peSrc: usize, sel: usize, R: i32, P: i32,
+  dstLat: usize, dstPe: usize, i0: i32, i1: i32): void {
+  const g = R >> 7;
+  const rb = <usize>R << 2, pb = <usize>P << 2;
+  for (let i = i0; i < i1; i++) {
+    const t: usize = sel ? <usize>load<i32>(sel + (<usize>i << 2)) : <usize>i;
+    if (fp8) decode_fp8(codes + t * <usize>R, dstLat + <usize>i * rb, R, scales + ((t * <usize>g) << 2));
+    else memory.copy(dstLat + <usize>i * rb, f32src + t * rb, rb);
+    memory.copy(dstPe + <usize>i * pb, peSrc + t * pb, pb);
+  }
+}
+
+/**
+ * Absorbed attention for heads [h0,h1) over n gathered rows: lat [n,R] fp32, pe [n,P] fp32.
+ * Heads go in blocks of four so each latent row is read once per block, not once per head (the rows
+ * are the large operand: n·R floats against 4·R of queries). `s` is this thread's 4·n floats of scores.
+ * R and P are multiples of 4.
+ */
+export function latent_attention(qLat: usize, qPe: usize, lat: usize, pe: usize, n: i32, R: i32, P: i32, scale: f32, out: usize, h0: i32, h1: i32, s: usize): void {
+  const rb = <usize>R << 2, pb = <usize>P << 2, nb = <usize>n << 2;
+  for (let h = h0; h < h1; h += 4) {
+    const hn = min(4, h1 - h);
+    // absent heads of a short block repeat the last one; their results are not stored
+    const q0 = qLat + <usize>h * rb, q1 = qLat + <usize>(h + min(1, hn - 1)) * rb;
+    const q2 = qLat + <usize>(h + min(2, hn - 1)) * rb, q3 = qLat + <usize>(h + min(3, hn - 1)) * rb;
+    const p0 = qPe + <usize>h * pb, p1 = qPe + <usize>(h + min(1, hn - 1)) * pb;
+    const p2 = qPe + <usize>(h + min(2, hn - 1)) * pb, p3 = qPe + <usize>(h + min(3, hn - 1)) * pb;
+    let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const li = lat + <usize>i * rb, pi = pe + <usize>i * pb;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let c = 0; c < R; c += 4) {
+        const o = <usize>c << 2;
+        const l = v128.load(li + o);
+        a0 = fma(v128.load(q0 + o), l, a0); a1 = fma(v128.load(q1 + o), l, a1);
+        a2 = fma(v128.load(q2 + o), l, a2); a3 = fma(v128.load(q3 + o), l, a3);
+      }
+      for (let c = 0; c < P; c += 4) {
+        const o = <usize>c << 2;
+        const l = v128.load(pi + o);
+        a0 = fma(v128.load(p0 + o), l, a0); a1 = fma(v128.load(p1 + o), l, a1);
+        a2 = fma(v128.load(p2 + o), l, a2); a3 = fma(v128.load(p3 + o), l, a3);
+      }
+      const v0 = hsum(a0) * scale, v1 = hsum(a1) * scale, v2 = hsum(a2) * scale, v3 = hsum(a3) * scale;
+      const si = s + (<usize>i << 2);
+      store<f32>(si, v0); store<f32>(si + nb, v1); store<f32>(si + 2 * nb, v2); store<f32>(si + 3 * nb, v3);
+      m0 = max(m0, v0); m1 = max(m1, v1); m2 = max(m2, v2); m3 = max(m3, v3);
+    }
+    let z0: f32 = 0, z1: f32 = 0, z2: f32 = 0, z3: f32 = 0;
+    for (let i = 0; i < n; i++) {
+      const si = s + (<usize>i << 2);
+      const e0 = Mathf.exp(load<f32>(si) - m0), e1 = Mathf.exp(load<f32>(si + nb) - m1);
+      const e2 = Mathf.exp(load<f32>(si + 2 * nb) - m2), e3 = Mathf.exp(load<f32>(si + 3 * nb) - m3);
+      store<f32>(si, e0); store<f32>(si + nb, e1); store<f32>(si + 2 * nb, e2); store<f32>(si + 3 * nb, e3);
+      z0 += e0; z1 += e1; z2 += e2; z3 += e3;
+    }
+    // out rows of the block: a short block writes its extra heads into this thread's score scratch
+    // tail (4·n floats are past it), so the loop below needs no branches
+    const o0 = out + <usize>h * rb;
+    const o1 = hn > 1 ? o0 + rb : s + 4 * nb, o2 = hn > 2 ? o0 + 2 * rb : s + 4 * nb + rb, o3 = hn > 3 ? o0 + 3 * rb : s + 4 * nb + 2 * rb;
+    for (let c = 0; c < R; c += 4) {
+      const o = <usize>c << 2;
+      v128.store(o0 + o, f32x4.splat(0)); v128.store(o1 + o, f32x4.splat(0));
+      v128.store(o2 + o, f32x4.splat(0)); v128.store(o3 + o, f32x4.splat(0));
+    }
+    const i0 = f32x4.splat(1 / z0), i1 = f32x4.splat(1 / z1), i2 = f32x4.splat(1 / z2), i3 = f32x4.splat(1 / z3);
+    for (let i = 0; i < n; i++) {
+      const si = s + (<usize>i << 2);
+      const w0 = f32x4.mul(f32x4.splat(load<f32>(si)), i0), w1 = f32x4.mul(f32x4.splat(load<f32>(si + nb)), i1);
+      const w2 = f32x4.mul(f32x4.splat(load<f32>(si + 2 * nb)), i2), w3 = f32x4.mul(f32x4.splat(load<f32>(si + 3 * nb)), i3);
+      const li = lat + <usize>i * rb;
+      for (let c = 0; c < R; c += 4) {
+        const o = <usize>c << 2;
+        const l = v128.load(li + o);
+        v128.store(o0 + o, fma(w0, l, v128.load(o0 + o)));
+        v128.store(o1 + o, fma(w1, l, v128.load(o1 + o)));
+        v128.store(o2 + o, fma(w2, l, v128.load(o2 + o)));
+        v128.store(o3 + o, fma(w3, l, v128.load(o3 + o)));
+      }
+    }
+  }
+}
+

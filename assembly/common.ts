@@ -1,0 +1,73 @@
+// Shared pieces of the kernels: format codes, the fused/unfused multiply-add, horizontal sums, and
+// FP8 e4m3 decoding. See kernels.ts for how the modules fit together.
+
+export const FMT_F32: i32 = 0;
+export const FMT_BF16: i32 = 1;
+export const FMT_FP8: i32 = 2;
+export const QB: i32 = 32; // q8 block
+
+/** a·b + c: one fused multiply-add in the relaxed-SIMD build, a multiply and an add in the baseline one. */
+@inline export function fma(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+@inline export function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+// ---- FP8 e4m3 decoding -------------------------------------------------------------------------
+// A byte b placed in the top 8 bits of an i32 lane: shifting right arithmetically by 4 puts the 7
+// magnitude bits (4 exponent, 3 mantissa) into the low exponent / high mantissa bits of an f32 and
+// keeps the sign; adding 120 to the exponent rebias 7 → 127. That is exact for every normal code.
+// Exponent-0 codes (zero and subnormals, ±m·2^-9) would land on f32 denormals, which are slow and
+// wrong here, so they take a select through an int→float conversion. 0x7F/0xFF (NaN) decode as 480.
+
+@inline export function scalarE4m3(b: u32): f32 {
+  const em = b & 0x7f;
+  const v: f32 = em < 8 ? <f32>em * (1.0 / 512.0) : reinterpret<f32>((em << 20) + (120 << 23));
+  return (b & 0x80) != 0 ? -v : v;
+}
+
+@inline export function fp8Fast(lane: v128): v128 {
+  return i32x4.add(v128.and(i32x4.shr_s(lane, 4), i32x4.splat(0x87f00000)), i32x4.splat(120 << 23));
+}
+
+@inline export function fp8Exact(lane: v128): v128 {
+  const t = v128.and(i32x4.shr_s(lane, 4), i32x4.splat(0x87f00000));
+  const norm = i32x4.add(t, i32x4.splat(120 << 23));
+  const em = v128.and(t, i32x4.splat(0x07f00000));
+  const isSub = i32x4.lt_u(em, i32x4.splat(0x00800000));
+  const mag = f32x4.mul(f32x4.convert_i32x4_u(i32x4.shr_u(em, 20)), f32x4.splat(1.0 / 512.0));
+  const sub = v128.or(mag, v128.and(t, i32x4.splat(0x80000000)));
+  return v128.bitselect(sub, norm, isSub);
+}
+
+@inline export function lane0(b: v128): v128 { return i8x16.shuffle(i8x16.splat(0), b, 0, 0, 0, 16, 0, 0, 0, 17, 0, 0, 0, 18, 0, 0, 0, 19); }
+@inline export function lane1(b: v128): v128 { return i8x16.shuffle(i8x16.splat(0), b, 0, 0, 0, 20, 0, 0, 0, 21, 0, 0, 0, 22, 0, 0, 0, 23); }
+@inline export function lane2(b: v128): v128 { return i8x16.shuffle(i8x16.splat(0), b, 0, 0, 0, 24, 0, 0, 0, 25, 0, 0, 0, 26, 0, 0, 0, 27); }
+@inline export function lane3(b: v128): v128 { return i8x16.shuffle(i8x16.splat(0), b, 0, 0, 0, 28, 0, 0, 0, 29, 0, 0, 0, 30, 0, 0, 0, 31); }
+
+/** True when some byte of 16 e4m3 codes has exponent field 0 (needs the exact decode). */
+@inline export function anyLowExp(b: v128): bool {
+  return v128.any_true(i8x16.eq(v128.and(b, i8x16.splat(0x78)), i8x16.splat(0)));
+}
+
+/** Decodes n e4m3 codes to f32, each group of 128 multiplied by its scale (scales null → 1). */
+export function decode_fp8(src: usize, dst: usize, n: i32, scales: usize): void {
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const b = v128.load(src + <usize>i);
+    const s = scales ? f32x4.splat(load<f32>(scales + (<usize>(i >> 7) << 2))) : f32x4.splat(1);
+    const o = dst + (<usize>i << 2);
+    v128.store(o, f32x4.mul(fp8Exact(lane0(b)), s));
+    v128.store(o, f32x4.mul(fp8Exact(lane1(b)), s), 16);
+    v128.store(o, f32x4.mul(fp8Exact(lane2(b)), s), 32);
+    v128.store(o, f32x4.mul(fp8Exact(lane3(b)), s), 48);
+  }
+  for (; i < n; i++) {
+    const s: f32 = scales ? load<f32>(scales + (<usize>(i >> 7) << 2)) : 1;
+    store<f32>(dst + (<usize>i << 2), scalarE4m3(load<u8>(src + <usize>i)) * s);
+  }
+}
+

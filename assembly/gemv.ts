@@ -1,0 +1,162 @@
+import { FMT_BF16, FMT_F32, anyLowExp, fma, fp8Exact, fp8Fast, hsum, lane0, lane1, lane2, lane3, scalarE4m3 } from './common';
+
+// ---- GEMV (M = 1): four row streams at a time, bandwidth bound ---------------------------------
+
+export function gemv_f32(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32): void {
+  const rb = <usize>K << 2;
+  const K4 = K & ~3;
+  let n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const r0 = w + <usize>n * rb, r1 = r0 + rb, r2 = r1 + rb, r3 = r2 + rb;
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (let k = 0; k < K4; k += 4) {
+      const o = <usize>k << 2;
+      const xv = v128.load(x + o);
+      // multiply + add, not fma: see bf16Dot
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(r0 + o), xv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(r1 + o), xv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(r2 + o), xv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(r3 + o), xv));
+    }
+    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (let k = K4; k < K; k++) {
+      const o = <usize>k << 2;
+      const xv = load<f32>(x + o);
+      s0 += xv * load<f32>(r0 + o); s1 += xv * load<f32>(r1 + o);
+      s2 += xv * load<f32>(r2 + o); s3 += xv * load<f32>(r3 + o);
+    }
+    const yo = y + (<usize>n << 2);
+    store<f32>(yo, s0); store<f32>(yo, s1, 4); store<f32>(yo, s2, 8); store<f32>(yo, s3, 12);
+  }
+  for (; n < n1; n++) {
+    const r = w + <usize>n * rb;
+    let a = f32x4.splat(0);
+    for (let k = 0; k < K4; k += 4) a = fma(v128.load(r + (<usize>k << 2)), v128.load(x + (<usize>k << 2)), a);
+    let s = hsum(a);
+    for (let k = K4; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(r + (<usize>k << 2));
+    store<f32>(y + (<usize>n << 2), s);
+  }
+}
+
+// bf16 → f32 is a 16-bit shift: of 8 stored values, `shl 16` yields the even ones and `and 0xffff0000`
+// the odd ones, so x is split into even/odd lanes by one shuffle shared by the four rows.
+// Plain multiply and add on purpose: a fused multiply-add's 4-cycle latency on this accumulator chain
+// made the relaxed build 16% slower here (measured), and more accumulators spill registers in V8.
+@inline function bf16Dot(r: usize, xe: v128, xo: v128, a: v128): v128 {
+  const v = v128.load(r);
+  return f32x4.add(f32x4.add(a, f32x4.mul(i32x4.shl(v, 16), xe)), f32x4.mul(v128.and(v, i32x4.splat(0xffff0000)), xo));
+}
+
+@inline export function bf16At(p: usize): f32 { return reinterpret<f32>(<u32>load<u16>(p) << 16); }
+
+export function gemv_bf16(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32): void {
+  const rb = <usize>K << 1;
+  const K8 = K & ~7;
+  let n = n0;
+  for (; n + 4 <= n1; n += 4) {
+    const r0 = w + <usize>n * rb, r1 = r0 + rb, r2 = r1 + rb, r3 = r2 + rb;
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+    for (let k = 0; k < K8; k += 8) {
+      const xa = v128.load(x + (<usize>k << 2)), xb = v128.load(x + (<usize>k << 2), 16);
+      const xe = v128.shuffle<f32>(xa, xb, 0, 2, 4, 6), xo = v128.shuffle<f32>(xa, xb, 1, 3, 5, 7);
+      const o = <usize>k << 1;
+      a0 = bf16Dot(r0 + o, xe, xo, a0); a1 = bf16Dot(r1 + o, xe, xo, a1);
+      a2 = bf16Dot(r2 + o, xe, xo, a2); a3 = bf16Dot(r3 + o, xe, xo, a3);
+    }
+    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+    for (let k = K8; k < K; k++) {
+      const xv = load<f32>(x + (<usize>k << 2)), o = <usize>k << 1;
+      s0 += xv * bf16At(r0 + o); s1 += xv * bf16At(r1 + o); s2 += xv * bf16At(r2 + o); s3 += xv * bf16At(r3 + o);
+    }
+    const yo = y + (<usize>n << 2);
+    store<f32>(yo, s0); store<f32>(yo, s1, 4); store<f32>(yo, s2, 8); store<f32>(yo, s3, 12);
+  }
+  for (; n < n1; n++) {
+    const r = w + <usize>n * rb;
+    let a = f32x4.splat(0);
+    for (let k = 0; k < K8; k += 8) {
+      const xa = v128.load(x + (<usize>k << 2)), xb = v128.load(x + (<usize>k << 2), 16);
+      a = bf16Dot(r + (<usize>k << 1), v128.shuffle<f32>(xa, xb, 0, 2, 4, 6), v128.shuffle<f32>(xa, xb, 1, 3, 5, 7), a);
+    }
+    let s = hsum(a);
+    for (let k = K8; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * bf16At(r + (<usize>k << 1));
+    store<f32>(y + (<usize>n << 2), s);
+  }
+}
+
+@inline function fp8Dot16(r: usize, x0: v128, x1: v128, x2: v128, x3: v128, a: v128): v128 {
+  const b = v128.load(r);
+  if (anyLowExp(b)) {
+    a = fma(fp8Exact(lane0(b)), x0, a);
+    a = fma(fp8Exact(lane1(b)), x1, a);
+    a = fma(fp8Exact(lane2(b)), x2, a);
+    return fma(fp8Exact(lane3(b)), x3, a);
+  }
+  a = fma(fp8Fast(lane0(b)), x0, a);
+  a = fma(fp8Fast(lane1(b)), x1, a);
+  a = fma(fp8Fast(lane2(b)), x2, a);
+  return fma(fp8Fast(lane3(b)), x3, a);
+}
+
+/** FP8 rows with 128×128 block scales `sc` [ceil(N/128), ceil(K/128)]: partial sums per 128 columns. */
+export function gemv_fp8(w: usize, sc: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32): void {
+  const rb = <usize>K;
+  const kb = (K + 127) >> 7;
+  let n = n0;
+  for (; n + 4 <= n1; n += 4) { // 4 | 128, so the four rows share one scale row
+    const r0 = w + <usize>n * rb, r1 = r0 + rb, r2 = r1 + rb, r3 = r2 + rb;
+    const srow = sc + (<usize>((n >> 7) * kb) << 2);
+    let t0 = f32x4.splat(0), t1 = t0, t2 = t0, t3 = t0;
+    for (let b = 0; b < kb; b++) {
+      const k0 = b << 7;
+      const k1 = min(k0 + 128, K);
+      const k16 = k0 + ((k1 - k0) & ~15);
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+      for (let k = k0; k < k16; k += 16) {
+        const xp = x + (<usize>k << 2);
+        const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+        a0 = fp8Dot16(r0 + <usize>k, x0, x1, x2, x3, a0);
+        a1 = fp8Dot16(r1 + <usize>k, x0, x1, x2, x3, a1);
+        a2 = fp8Dot16(r2 + <usize>k, x0, x1, x2, x3, a2);
+        a3 = fp8Dot16(r3 + <usize>k, x0, x1, x2, x3, a3);
+      }
+      if (k16 < k1) {
+        let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+        for (let k = k16; k < k1; k++) {
+          const xv = load<f32>(x + (<usize>k << 2));
+          s0 += xv * scalarE4m3(load<u8>(r0 + <usize>k)); s1 += xv * scalarE4m3(load<u8>(r1 + <usize>k));
+          s2 += xv * scalarE4m3(load<u8>(r2 + <usize>k)); s3 += xv * scalarE4m3(load<u8>(r3 + <usize>k));
+        }
+        a0 = f32x4.replace_lane(a0, 0, f32x4.extract_lane(a0, 0) + s0);
+        a1 = f32x4.replace_lane(a1, 0, f32x4.extract_lane(a1, 0) + s1);
+        a2 = f32x4.replace_lane(a2, 0, f32x4.extract_lane(a2, 0) + s2);
+        a3 = f32x4.replace_lane(a3, 0, f32x4.extract_lane(a3, 0) + s3);
+      }
+      const s = f32x4.splat(load<f32>(srow + (<usize>b << 2)));
+      t0 = fma(a0, s, t0); t1 = fma(a1, s, t1);
+      t2 = fma(a2, s, t2); t3 = fma(a3, s, t3);
+    }
+    const yo = y + (<usize>n << 2);
+    store<f32>(yo, hsum(t0)); store<f32>(yo, hsum(t1), 4); store<f32>(yo, hsum(t2), 8); store<f32>(yo, hsum(t3), 12);
+  }
+  for (; n < n1; n++) {
+    const r = w + <usize>n * rb;
+    const srow = sc + (<usize>((n >> 7) * kb) << 2);
+    let tot: f32 = 0;
+    for (let b = 0; b < kb; b++) {
+      const k0 = b << 7;
+      const k1 = min(k0 + 128, K);
+      let a = f32x4.splat(0);
+      let k = k0;
+      for (; k + 16 <= k1; k += 16) {
+        const xp = x + (<usize>k << 2);
+        a = fp8Dot16(r + <usize>k, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), a);
+      }
+      let s = hsum(a);
+      for (; k < k1; k++) s += load<f32>(x + (<usize>k << 2)) * scalarE4m3(load<u8>(r + <usize>k));
+      tot += s * load<f32>(srow + (<usize>b << 2));
+    }
+    store<f32>(y + (<usize>n << 2), tot);
+  }
+}
+
