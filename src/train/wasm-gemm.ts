@@ -9,7 +9,7 @@ import { resolveSimd } from '../kernels/wasm/module.js';
 import { ThreadPool } from '../kernels/wasm/pool.js';
 import type { GemmFn } from './autograd/gemm.js';
 
-const KC = 256; // the kernel's K block (assembly/kernels.ts)
+const KC = 256; // the kernel's K block (assembly/gemm.ts)
 /** bytes of `pack` per thread: a KC×8 f32 weight panel plus as much decode scratch (the kernel's contract) */
 const PACK_BYTES = 2 * KC * 8 * 4;
 const FMT_F32 = 0;

@@ -28,7 +28,7 @@ type Format = 'f32' | 'bf16' | 'fp8' | 'q8';
 const FMT_CODE: Record<Exclude<Format, 'q8'>, number> = { f32: 0, bf16: 1, fp8: 2 };
 const BLOCK = 128;
 const QB = 32;
-const KC = 256; // gemm's K block (assembly/kernels.ts)
+const KC = 256; // gemm's K block (assembly/gemm.ts)
 
 export class WasmLinear implements Linear {
   constructor(
