@@ -80,7 +80,35 @@ export function latent_attention(qLat: usize, qPe: usize, lat: usize, pe: usize,
     const p0 = qPe + <usize>h * pb, p1 = qPe + <usize>(h + min(1, hn - 1)) * pb;
     const p2 = qPe + <usize>(h + min(2, hn - 1)) * pb, p3 = qPe + <usize>(h + min(3, hn - 1)) * pb;
     let m0: f32 = -Infinity, m1: f32 = -Infinity, m2: f32 = -Infinity, m3: f32 = -Infinity;
-    for (let i = 0; i < n; i++) {
+    // two rows at a time: each query load serves two rows (8 independent accumulators, no register spills)
+    let i = 0;
+    for (; i + 2 <= n; i += 2) {
+      const la = lat + <usize>i * rb, lb = la + rb, pa = pe + <usize>i * pb, pbb = pa + pb;
+      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+      for (let c = 0; c < R; c += 4) {
+        const o = <usize>c << 2;
+        const x = v128.load(la + o), y = v128.load(lb + o);
+        let q = v128.load(q0 + o); a0 = fma(q, x, a0); b0 = fma(q, y, b0);
+        q = v128.load(q1 + o); a1 = fma(q, x, a1); b1 = fma(q, y, b1);
+        q = v128.load(q2 + o); a2 = fma(q, x, a2); b2 = fma(q, y, b2);
+        q = v128.load(q3 + o); a3 = fma(q, x, a3); b3 = fma(q, y, b3);
+      }
+      for (let c = 0; c < P; c += 4) {
+        const o = <usize>c << 2;
+        const x = v128.load(pa + o), y = v128.load(pbb + o);
+        let q = v128.load(p0 + o); a0 = fma(q, x, a0); b0 = fma(q, y, b0);
+        q = v128.load(p1 + o); a1 = fma(q, x, a1); b1 = fma(q, y, b1);
+        q = v128.load(p2 + o); a2 = fma(q, x, a2); b2 = fma(q, y, b2);
+        q = v128.load(p3 + o); a3 = fma(q, x, a3); b3 = fma(q, y, b3);
+      }
+      const v0 = hsum(a0) * scale, v1 = hsum(a1) * scale, v2 = hsum(a2) * scale, v3 = hsum(a3) * scale;
+      const u0 = hsum(b0) * scale, u1 = hsum(b1) * scale, u2 = hsum(b2) * scale, u3 = hsum(b3) * scale;
+      const si = s + (<usize>i << 2);
+      store<f32>(si, v0); store<f32>(si + nb, v1); store<f32>(si + 2 * nb, v2); store<f32>(si + 3 * nb, v3);
+      store<f32>(si, u0, 4); store<f32>(si + nb, u1, 4); store<f32>(si + 2 * nb, u2, 4); store<f32>(si + 3 * nb, u3, 4);
+      m0 = max(m0, max(v0, u0)); m1 = max(m1, max(v1, u1)); m2 = max(m2, max(v2, u2)); m3 = max(m3, max(v3, u3));
+    }
+    for (; i < n; i++) {
       const li = lat + <usize>i * rb, pi = pe + <usize>i * pb;
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
       for (let c = 0; c < R; c += 4) {
@@ -118,11 +146,29 @@ export function latent_attention(qLat: usize, qPe: usize, lat: usize, pe: usize,
       v128.store(o2 + o, f32x4.splat(0)); v128.store(o3 + o, f32x4.splat(0));
     }
     const i0 = f32x4.splat(1 / z0), i1 = f32x4.splat(1 / z1), i2 = f32x4.splat(1 / z2), i3 = f32x4.splat(1 / z3);
-    for (let i = 0; i < n; i++) {
-      const si = s + (<usize>i << 2);
+    // weighted sum of the rows, two rows per pass over each head's output row
+    let j = 0;
+    for (; j + 2 <= n; j += 2) {
+      const si = s + (<usize>j << 2);
       const w0 = f32x4.mul(f32x4.splat(load<f32>(si)), i0), w1 = f32x4.mul(f32x4.splat(load<f32>(si + nb)), i1);
       const w2 = f32x4.mul(f32x4.splat(load<f32>(si + 2 * nb)), i2), w3 = f32x4.mul(f32x4.splat(load<f32>(si + 3 * nb)), i3);
-      const li = lat + <usize>i * rb;
+      const x0 = f32x4.mul(f32x4.splat(load<f32>(si, 4)), i0), x1 = f32x4.mul(f32x4.splat(load<f32>(si + nb, 4)), i1);
+      const x2 = f32x4.mul(f32x4.splat(load<f32>(si + 2 * nb, 4)), i2), x3 = f32x4.mul(f32x4.splat(load<f32>(si + 3 * nb, 4)), i3);
+      const la = lat + <usize>j * rb, lb = la + rb;
+      for (let c = 0; c < R; c += 4) {
+        const o = <usize>c << 2;
+        const x = v128.load(la + o), y = v128.load(lb + o);
+        v128.store(o0 + o, fma(x0, y, fma(w0, x, v128.load(o0 + o))));
+        v128.store(o1 + o, fma(x1, y, fma(w1, x, v128.load(o1 + o))));
+        v128.store(o2 + o, fma(x2, y, fma(w2, x, v128.load(o2 + o))));
+        v128.store(o3 + o, fma(x3, y, fma(w3, x, v128.load(o3 + o))));
+      }
+    }
+    for (; j < n; j++) {
+      const si = s + (<usize>j << 2);
+      const w0 = f32x4.mul(f32x4.splat(load<f32>(si)), i0), w1 = f32x4.mul(f32x4.splat(load<f32>(si + nb)), i1);
+      const w2 = f32x4.mul(f32x4.splat(load<f32>(si + 2 * nb)), i2), w3 = f32x4.mul(f32x4.splat(load<f32>(si + 3 * nb)), i3);
+      const li = lat + <usize>j * rb;
       for (let c = 0; c < R; c += 4) {
         const o = <usize>c << 2;
         const l = v128.load(li + o);
