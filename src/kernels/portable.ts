@@ -46,6 +46,14 @@ export function checkLinear(name: string, w: StoredTensor, scaleInv?: StoredTens
   return null;
 }
 
+/** Rows per group of a grouped matmul (matmulGrouped's contract), after checking the shapes. */
+export function groupRows(w: Linear, x: Float32Array, G: number): number {
+  const Nh = w.outDim / G;
+  if (!Number.isInteger(Nh) || Nh < 1) throw new Error(`${w.name}: ${w.outDim} rows do not split into ${G} groups`);
+  if (x.length < G * w.inDim) throw new Error(`${w.name}: input has ${x.length} values, need ${G}×${w.inDim}`);
+  return Nh;
+}
+
 export class PortableBackend implements Backend {
   readonly name = 'portable';
 
@@ -82,9 +90,7 @@ export class PortableBackend implements Backend {
     const w = lin as PortableLinear;
     const N = w.outDim;
     const K = w.inDim;
-    const Nh = N / G;
-    if (!Number.isInteger(Nh) || Nh < 1) throw new Error(`${w.name}: ${N} rows do not split into ${G} groups`);
-    if (x.length < G * K) throw new Error(`${w.name}: input has ${x.length} values, need ${G}×${K}`);
+    const Nh = groupRows(w, x, G);
     const out = y ?? new Float32Array(N);
     let xs = x;
     if (w.actQuant) {

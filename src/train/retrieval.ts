@@ -47,8 +47,15 @@ export class RetrievalWindows {
     return this.tok.encode(s, { allowSpecial: false });
   }
 
-  /** `n` filler tokens: corpus prose from a random offset, or one short span repeated. */
+  /** Exactly `n` filler tokens: corpus prose from a random offset, or one short span repeated. */
   private filler(n: number): number[] {
+    const out = this.fillerDraw(n);
+    while (out.length < n) out.push(...this.enc(' And so it was.')); // only near the stream's end
+    out.length = n;
+    return out;
+  }
+
+  private fillerDraw(n: number): number[] {
     const { stream, rng } = this;
     const isDoc = (t: number) => t === this.bos || t === this.eos;
     if (rng.next() < 0.5) {
@@ -95,9 +102,7 @@ export class RetrievalWindows {
       ids.push(...needle, ...fill, ...question, ...answer);
     }
     if (ids.length === 1) return null;
-    const tail = this.filler(S - ids.length);
-    while (tail.length < S - ids.length) tail.push(...this.enc(' And so it was.'));
-    ids.push(...tail.slice(0, S - ids.length));
+    ids.push(...this.filler(S - ids.length));
     return Int32Array.from(ids);
   }
 
@@ -116,8 +121,6 @@ export class RetrievalWindows {
     const tail = this.eos !== null && fixed + 1 <= S && rng.next() < 0.5 ? [this.eos] : [];
     const room = S - fixed - tail.length;
     const fill = this.filler(room);
-    while (fill.length < room) fill.push(...this.enc(' And so it was.'));
-    fill.length = room;
     const depth = Math.round(room * (0.05 + 0.9 * rng.next()));
     const ids = [this.bos, ...intro, ...fill.slice(0, depth), ...needle, ...fill.slice(depth), ...question, ...answer, ...tail];
     return Int32Array.from(ids);

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { decodeInto, fp8RoundTripInPlace } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
 import type { Backend, CacheAllocator, LayerCacheView, Linear, LinearOptions } from '../backend.js';
-import { checkLinear, PortableBackend } from '../portable.js';
+import { checkLinear, groupRows, PortableBackend } from '../portable.js';
 import { Arena } from './arena.js';
 import { resolveSimd, type SimdBuild, type SimdChoice } from './module.js';
 import { ThreadPool } from './pool.js';
@@ -268,9 +268,7 @@ export class WasmBackend implements Backend {
     const w = this.own(lin);
     const N = w.outDim;
     const K = w.inDim;
-    const Nh = N / G;
-    if (!Number.isInteger(Nh) || Nh < 1) throw new Error(`${w.name}: ${N} rows do not split into ${G} groups`);
-    if (x.length < G * K) throw new Error(`${w.name}: input has ${x.length} values, need ${G}×${K}`);
+    const Nh = groupRows(w, x, G);
     const out = y ?? new Float32Array(N);
     let xs = x.subarray(0, G * K);
     if (w.actQuant) {

@@ -27,12 +27,15 @@ function read(path: string): Uint8Array<ArrayBuffer> {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
 }
 
-/** Whether this engine runs the relaxed-SIMD build (checked once). */
+/** Whether this engine runs the relaxed-SIMD build: compiling it is the check (once; the module is kept). */
 export function relaxedSupported(): boolean {
   if (relaxedOk !== null) return relaxedOk;
-  setFlagsFromString('--no-liftoff');
   setFlagsFromString('--experimental-wasm-relaxed-simd');
-  relaxedOk = existsSync(WASM_RELAXED_PATH) && WebAssembly.validate(read(WASM_RELAXED_PATH));
+  try {
+    relaxedOk = existsSync(WASM_RELAXED_PATH) && kernelModule('relaxed') !== null;
+  } catch {
+    relaxedOk = false;
+  }
   return relaxedOk;
 }
 
