@@ -3,39 +3,47 @@ import { decode_fp8, fma, hsum } from './common';
 // ---- attention-side kernels --------------------------------------------------------------------
 
 /**
- * Indexer scores for tokens [t0,t1): out[t] = kScale[t]·Σ_h w[h]·ReLU(q_h·e4m3(k_t)). D % 16 == 0.
- * Four tokens are decoded into `kbuf` (4·D floats, per thread) so each q_h load serves four dots.
+ * Indexer scores of `rows` queries for tokens [t0,t1): out[r,t] = kScale[t]·Σ_h w[r,h]·ReLU(q_rh·e4m3(k_t)),
+ * out rows T apart. D % 16 == 0. Four tokens are decoded into `kbuf` (4·D floats, per thread) once and
+ * serve every query (a prefill chunk decodes each key once, not once per query); each q_h load serves
+ * four dots. A row's result does not depend on how many rows share the call.
  */
-export function indexer_scores(q: usize, w: usize, H: i32, D: i32, codes: usize, ksc: usize, out: usize, t0: i32, t1: i32, kbuf: usize): void {
+export function indexer_scores(q: usize, w: usize, rows: i32, H: i32, D: i32, codes: usize, ksc: usize, out: usize, T: i32,
+  t0: i32, t1: i32, kbuf: usize): void {
   const db = <usize>D << 2;
-  let t = t0;
-  for (; t < t1; t += 4) {
+  const qStride = <usize>H * db, wStride = <usize>H << 2, oStride = <usize>T << 2;
+  for (let t = t0; t < t1; t += 4) {
     const nt = min(4, t1 - t);
     for (let j = 0; j < 4; j++) {
       const tt = j < nt ? t + j : t; // pad the last group with a repeat of its first token
       decode_fp8(codes + <usize>tt * <usize>D, kbuf + <usize>j * db, D, 0);
     }
     const k0 = kbuf, k1 = k0 + db, k2 = k1 + db, k3 = k2 + db;
-    let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
-    for (let h = 0; h < H; h++) {
-      const qh = q + <usize>h * db;
-      let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let d = 0; d < D; d += 4) {
-        const o = <usize>d << 2;
-        const qv = v128.load(qh + o);
-        a0 = fma(qv, v128.load(k0 + o), a0);
-        a1 = fma(qv, v128.load(k1 + o), a1);
-        a2 = fma(qv, v128.load(k2 + o), a2);
-        a3 = fma(qv, v128.load(k3 + o), a3);
+    for (let r = 0; r < rows; r++) {
+      const qr = q + <usize>r * qStride, wr = w + <usize>r * wStride;
+      let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+      for (let h = 0; h < H; h++) {
+        const qh = qr + <usize>h * db;
+        let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+        for (let d = 0; d < D; d += 4) {
+          const o = <usize>d << 2;
+          const qv = v128.load(qh + o);
+          a0 = fma(qv, v128.load(k0 + o), a0);
+          a1 = fma(qv, v128.load(k1 + o), a1);
+          a2 = fma(qv, v128.load(k2 + o), a2);
+          a3 = fma(qv, v128.load(k3 + o), a3);
+        }
+        const wh = load<f32>(wr + (<usize>h << 2));
+        s0 += wh * max<f32>(hsum(a0), 0); s1 += wh * max<f32>(hsum(a1), 0);
+        s2 += wh * max<f32>(hsum(a2), 0); s3 += wh * max<f32>(hsum(a3), 0);
       }
-      const wh = load<f32>(w + (<usize>h << 2));
-      s0 += wh * max<f32>(hsum(a0), 0); s1 += wh * max<f32>(hsum(a1), 0);
-      s2 += wh * max<f32>(hsum(a2), 0); s3 += wh * max<f32>(hsum(a3), 0);
+      const op = out + <usize>r * oStride + (<usize>t << 2);
+      const kp = ksc + (<usize>t << 2);
+      store<f32>(op, s0 * load<f32>(kp));
+      if (nt > 1) store<f32>(op, s1 * load<f32>(kp, 4), 4);
+      if (nt > 2) store<f32>(op, s2 * load<f32>(kp, 8), 8);
+      if (nt > 3) store<f32>(op, s3 * load<f32>(kp, 12), 12);
     }
-    store<f32>(out + (<usize>t << 2), s0 * load<f32>(ksc + (<usize>t << 2)));
-    if (nt > 1) store<f32>(out + (<usize>(t + 1) << 2), s1 * load<f32>(ksc + (<usize>(t + 1) << 2)));
-    if (nt > 2) store<f32>(out + (<usize>(t + 2) << 2), s2 * load<f32>(ksc + (<usize>(t + 2) << 2)));
-    if (nt > 3) store<f32>(out + (<usize>(t + 3) << 2), s3 * load<f32>(ksc + (<usize>(t + 3) << 2)));
   }
 }
 

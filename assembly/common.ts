@@ -60,10 +60,17 @@ export function decode_fp8(src: usize, dst: usize, n: i32, scales: usize): void 
     const b = v128.load(src + <usize>i);
     const s = scales ? f32x4.splat(load<f32>(scales + (<usize>(i >> 7) << 2))) : f32x4.splat(1);
     const o = dst + (<usize>i << 2);
-    v128.store(o, f32x4.mul(fp8Exact(lane0(b)), s));
-    v128.store(o, f32x4.mul(fp8Exact(lane1(b)), s), 16);
-    v128.store(o, f32x4.mul(fp8Exact(lane2(b)), s), 32);
-    v128.store(o, f32x4.mul(fp8Exact(lane3(b)), s), 48);
+    if (anyLowExp(b)) { // rare in practice (|v| < 2^-6 of the scale): the select-based decode
+      v128.store(o, f32x4.mul(fp8Exact(lane0(b)), s));
+      v128.store(o, f32x4.mul(fp8Exact(lane1(b)), s), 16);
+      v128.store(o, f32x4.mul(fp8Exact(lane2(b)), s), 32);
+      v128.store(o, f32x4.mul(fp8Exact(lane3(b)), s), 48);
+    } else {
+      v128.store(o, f32x4.mul(fp8Fast(lane0(b)), s));
+      v128.store(o, f32x4.mul(fp8Fast(lane1(b)), s), 16);
+      v128.store(o, f32x4.mul(fp8Fast(lane2(b)), s), 32);
+      v128.store(o, f32x4.mul(fp8Fast(lane3(b)), s), 48);
+    }
   }
   for (; i < n; i++) {
     const s: f32 = scales ? load<f32>(scales + (<usize>(i >> 7) << 2)) : 1;

@@ -77,11 +77,13 @@ export interface Backend {
   layerNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, y?: Float32Array): Float32Array;
 
   /**
-   * Indexer scores of one query against keys 0..T-1 of the FP8 indexer cache:
-   * out[t] = kScale[t] · Σ_h w[h] · ReLU(Σ_d q[h,d] · e4m3(kCodes[t,d])).
-   * q holds the query's decoded FP8 values [H, D]; w folds the head weights and all scales.
+   * Indexer scores of `rows` queries (default 1) against keys 0..T-1 of the FP8 indexer cache:
+   * out[r,t] = kScale[t] · Σ_h w[r,h] · ReLU(Σ_d q[r,h,d] · e4m3(kCodes[t,d])), out [rows, T].
+   * q holds the queries' decoded FP8 values [rows, H, D]; w [rows, H] folds the head weights and all
+   * scales. Row r's scores are the same whatever `rows` is (a prefill chunk scores in one call and
+   * each query then uses only its causal prefix).
    */
-  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array): void;
+  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array, rows?: number): void;
 
   /** Indices of the k largest of scores[0..n) (any order) into out; returns k. */
   topk(scores: Float32Array, n: number, k: number, out: Int32Array): number;

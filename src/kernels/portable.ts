@@ -142,18 +142,21 @@ export class PortableBackend implements Backend {
     return out;
   }
 
-  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array): void {
+  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array, rows = 1): void {
     const D = cache.indexDim;
     const k = new Float32Array(D);
     for (let t = 0; t < T; t++) {
       for (let d = 0; d < D; d++) k[d] = E4M3_TABLE[cache.indexCodes[t * D + d]!]!;
-      let s = 0;
-      for (let h = 0; h < H; h++) {
-        let dot = 0;
-        for (let d = 0; d < D; d++) dot += q[h * D + d]! * k[d]!;
-        if (dot > 0) s += w[h]! * dot;
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let h = 0; h < H; h++) {
+          const qo = (r * H + h) * D;
+          let dot = 0;
+          for (let d = 0; d < D; d++) dot += q[qo + d]! * k[d]!;
+          if (dot > 0) s += w[r * H + h]! * dot;
+        }
+        out[r * T + t] = s * cache.indexScales[t]!;
       }
-      out[t] = s * cache.indexScales[t]!;
     }
   }
 

@@ -10,6 +10,9 @@ import type { Rope } from './rope.js';
 import type { WeightLoader } from './weights.js';
 import type { Workspace } from './workspace.js';
 
+/** Floats of indexer scores one call may produce (rows × keys): bounds a long prompt's scratch. */
+const SCORE_BLOCK = 1 << 22;
+
 /** In-place Walsh–Hadamard transform (Sylvester order, H[i][j] = (−1)^popcount(i&j)) of x[off..off+n), times `scale`. */
 export function hadamard(x: Float32Array, off: number, n: number, scale: number): void {
   for (let h = 1; h < n; h *= 2) {
@@ -103,18 +106,23 @@ export class Indexer {
     // head weights in fp32 from the un-rotated hidden state
     const w = be.matmul(x, N, this.weightsProj, ws.f32('idx.w', N * H));
     const headScale = H ** -0.5;
-    const wh = ws.f32('idx.wh', H);
     for (const g of segs) {
-      for (let s = 0; s < g.S; s++) {
-        const r = g.row + s;
-        const T = g.P + s + 1; // causal keys of this query
-        if (T <= topk) continue; // everything is selected; the cache is filled all the same
-        for (let h = 0; h < H; h++) wh[h] = w[r * H + h]! * headScale * qScale[r * H + h]! * hscale;
-        const scores = ws.f32('idx.scores', T);
-        be.indexerScores(qDec.subarray(r * H * D, (r + 1) * H * D), wh, H, g.cache, T, scores);
-        const idx = ws.i32(`idx.sel${r}`, topk); // one per row of the batch: all rows' selections live at once
-        be.topk(scores, T, topk, idx);
-        sel[r] = idx;
+      // rows whose causal prefix (P+s+1 keys) exceeds top-k are scored; below that everything is selected
+      // rows in blocks: one call scores a block against the keys its last row sees (each key decoded
+      // once per block); row s then uses its causal prefix. Blocks keep the score matrix ≤ ~16 MB.
+      for (let s0 = Math.max(0, topk - g.P); s0 < g.S;) {
+        const T = g.P + Math.min(g.S, s0 + Math.max(1, Math.floor(SCORE_BLOCK / (g.P + g.S))));
+        const n = T - g.P - s0, r0 = g.row + s0;
+        const wh = ws.f32('idx.wh', n * H);
+        for (let i = 0; i < n * H; i++) wh[i] = w[r0 * H + i]! * headScale * qScale[r0 * H + i]! * hscale;
+        const scores = ws.f32('idx.scores', n * T);
+        be.indexerScores(qDec.subarray(r0 * H * D, (r0 + n) * H * D), wh, H, g.cache, T, scores, n);
+        for (let i = 0; i < n; i++) {
+          const idx = ws.i32(`idx.sel${r0 + i}`, topk); // one per row of the batch: all rows' selections live at once
+          be.topk(scores.subarray(i * T), g.P + s0 + i + 1, topk, idx);
+          sel[r0 + i] = idx;
+        }
+        s0 += n;
       }
     }
     return sel;

@@ -44,26 +44,33 @@ function maxRel(a: Float32Array, b: Float32Array, scale: number): number {
 
 describe('wasm indexerScores vs portable', () => {
   for (const bi of [0, 1]) {
-    it(`${bi + 1} thread(s)`, () => {
-      for (const [H, D, T] of [[5, 32, 1], [4, 128, 3], [64, 128, 17], [7, 16, 203]] as const) {
-        const r = rng(H * 100 + D + T);
+    it(`${bi + 1} thread(s), one query and several (each row equals its single-query call)`, () => {
+      for (const [H, D, T, rows] of [[5, 32, 1, 1], [4, 128, 3, 2], [64, 128, 17, 3], [7, 16, 203, 1], [8, 128, 130, 5]] as const) {
+        const r = rng(H * 100 + D + T + rows);
         const cache = cacheView(T, 128, 8, D, true, r);
-        const q = new Float32Array(H * D);
+        const q = new Float32Array(rows * H * D);
         for (let i = 0; i < q.length; i++) q[i] = E4M3_TABLE[Math.floor(r() * 126)]! * (r() < 0.5 ? -1 : 1);
-        const w = randomF32(H, r);
-        const want = new Float32Array(T);
-        const got = new Float32Array(T);
-        portable.indexerScores(q, w, H, cache, T, want);
-        backends[bi]!.indexerScores(q, w, H, cache, T, got);
+        const w = randomF32(rows * H, r);
+        const want = new Float32Array(rows * T);
+        const got = new Float32Array(rows * T);
+        portable.indexerScores(q, w, H, cache, T, want, rows);
+        backends[bi]!.indexerScores(q, w, H, cache, T, got, rows);
         // error scale: Σ_h |w_h|·Σ_d |q·k| · kScale ≤ the same with all magnitudes
         let bound = 0;
-        for (let t = 0; t < T; t++) {
-          let s = 0;
-          for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) s += Math.abs(w[h]! * q[h * D + d]! * E4M3_TABLE[cache.indexCodes[t * D + d]!]!);
-          bound = Math.max(bound, s * cache.indexScales[t]!);
+        for (let i = 0; i < rows; i++) {
+          for (let t = 0; t < T; t++) {
+            let s = 0;
+            for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) s += Math.abs(w[i * H + h]! * q[(i * H + h) * D + d]! * E4M3_TABLE[cache.indexCodes[t * D + d]!]!);
+            bound = Math.max(bound, s * cache.indexScales[t]!);
+          }
         }
         const e = maxRel(got, want, bound);
-        assert.ok(e < 1e-5, `H=${H} D=${D} T=${T}: ${e}`);
+        assert.ok(e < 1e-5, `H=${H} D=${D} T=${T} rows=${rows}: ${e}`);
+        for (let i = 0; i < rows; i++) {
+          const one = new Float32Array(T);
+          backends[bi]!.indexerScores(q.subarray(i * H * D, (i + 1) * H * D), w.subarray(i * H, (i + 1) * H), H, cache, T, one);
+          assert.deepEqual(one, got.subarray(i * T, (i + 1) * T), `row ${i} of ${rows} differs from its single-query call`);
+        }
       }
     });
   }

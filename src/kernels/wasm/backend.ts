@@ -391,11 +391,11 @@ export class WasmBackend implements Backend {
 
   // ---- attention-side kernels in wasm ---------------------------------------------------------
 
-  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array): void {
+  indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array, rows = 1): void {
     const D = cache.indexDim;
-    if (D % 16 !== 0 || T === 0) { this.portable.indexerScores(q, w, H, cache, T, out); return; }
-    const qp = this.putF32('iq', q.subarray(0, H * D));
-    const wp = this.putF32('iw', w.subarray(0, H));
+    if (D % 16 !== 0 || T === 0 || rows === 0) { this.portable.indexerScores(q, w, H, cache, T, out, rows); return; }
+    const qp = this.putF32('iq', q.subarray(0, rows * H * D));
+    const wp = this.putF32('iw', w.subarray(0, rows * H));
     let cp = this.addressOf(cache.indexCodes);
     if (cp < 0) {
       cp = this.buf('icodes', T * D);
@@ -403,11 +403,11 @@ export class WasmBackend implements Backend {
     }
     let sp = this.addressOf(cache.indexScales);
     if (sp < 0) sp = this.putF32('iscales', cache.indexScales.subarray(0, T));
-    const op = this.buf('iout', T * 4);
+    const op = this.buf('iout', rows * T * 4);
     const kbuf = this.buf('ikbuf', this.threads * 16 * D);
-    this.pool.run('indexer_scores', this.split(T, this.threadsFor(T * H * D), 4,
-      (a, b, t) => [qp, wp, H, D, cp, sp, op, a, b, kbuf + t * 16 * D]));
-    out.set(this.f32.subarray(op >> 2, (op >> 2) + T));
+    this.pool.run('indexer_scores', this.split(T, this.threadsFor(rows * T * H * D), 4,
+      (a, b, t) => [qp, wp, rows, H, D, cp, sp, op, T, a, b, kbuf + t * 16 * D]));
+    out.set(this.f32.subarray(op >> 2, (op >> 2) + rows * T));
   }
 
   latentAttention(qLat: Float32Array, qPe: Float32Array, H: number, cache: LayerCacheView, T: number,
