@@ -29,6 +29,7 @@ const FMT_CODE: Record<Exclude<Format, 'q8'>, number> = { f32: 0, bf16: 1, fp8: 
 const BLOCK = 128;
 const QB = 32;
 const KC = 256; // gemm's K block (assembly/gemm.ts)
+const FLASH_TILE = 32; // rows per tile of flash_part (assembly/flash.ts)
 
 export class WasmLinear implements Linear {
   constructor(
@@ -415,59 +416,56 @@ export class WasmBackend implements Backend {
     const R = cache.rank;
     const P = cache.ropeDim;
     const n = sel ? selCount : T;
-    if (n === 0 || (cache.latentFp8 && R % BLOCK !== 0) || R % 4 !== 0 || P % 4 !== 0) {
+    const fp8 = cache.latentFp8;
+    if (n === 0 || (fp8 && R % BLOCK !== 0) || R % 4 !== 0 || P % 4 !== 0) {
       this.portable.latentAttention(qLat, qPe, H, cache, T, sel, selCount, scale, out);
       return;
     }
-    // every buffer first: a later allocation may grow the memory and leave older views short
+    // assembly/flash.ts: each thread runs tiles of its rows with an online softmax into its own state
+    // (acc [Hp,R], m [Hp], z [Hp]); one merge combines the parts. Every buffer first: a later allocation
+    // may grow the memory and leave older views short.
     const g = R / BLOCK;
-    const lat = this.buf('lat', n * R * 4);
-    const pe = this.buf('pe', n * P * 4);
-    const codes = cache.latentFp8 ? this.buf('latcodes', n * R) : 0;
-    const scales = cache.latentFp8 ? this.buf('latscales', n * g * 4) : 0;
+    const stride = Math.ceil(H / 4) * 4 * (R + 2);
+    const tileFloats = FLASH_TILE * (R + P + 4);
+    const st = this.buf('flash-state', this.threads * stride * 4);
+    const tile = this.buf('flash-tile', this.threads * tileFloats * 4);
     const op = this.buf('latout', H * R * 4);
-    const perThread = 4 * n + 3 * R; // scores of a 4-head block + the rows a short block writes aside
-    const sbuf = this.buf('latscores', this.threads * perThread * 4);
+    let latSrc = fp8 ? this.addressOf(cache.latentCodes) : this.addressOf(cache.latentF32);
+    let scSrc = fp8 ? this.addressOf(cache.latentScales) : 0;
+    let peSrc = this.addressOf(cache.pe);
+    let sp = 0;
+    const inMemory = latSrc >= 0 && scSrc >= 0 && peSrc >= 0;
+    if (inMemory) {
+      // the cache lives in wasm memory: the kernel reads (and decodes) the selected rows in place
+      if (sel) sp = this.buf('latsel', n * 4);
+    } else {
+      latSrc = this.buf('latrows', n * R * (fp8 ? 1 : 4));
+      scSrc = fp8 ? this.buf('latscales', n * g * 4) : 0;
+      peSrc = this.buf('pe', n * P * 4);
+    }
     const ql = this.putF32('qlat', qLat.subarray(0, H * R));
     const qp = this.putF32('qpe', qPe.subarray(0, H * P));
-    const f32 = this.f32;
-    const u8 = this.u8;
-    const latSrc = cache.latentFp8 ? this.addressOf(cache.latentCodes) : this.addressOf(cache.latentF32);
-    const scSrc = cache.latentFp8 ? this.addressOf(cache.latentScales) : 0;
-    const peSrc = this.addressOf(cache.pe);
-    if (latSrc >= 0 && scSrc >= 0 && peSrc >= 0) {
-      // the cache is in wasm memory: gather (and decode) only the selected rows in the kernel
-      let sp = 0;
-      if (sel) {
-        sp = this.buf('latsel', n * 4);
-        new Int32Array(this.memory.buffer, sp, n).set(sel.subarray(0, n));
-      }
-      this.pool.run('gather_latent', this.split(n, this.threadsFor(n * R * 8), 1,
-        (a, b) => [cache.latentFp8 ? 1 : 0, cache.latentFp8 ? latSrc : 0, scSrc, cache.latentFp8 ? 0 : latSrc, peSrc, sp, R, P, lat, pe, a, b]));
-      this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 4,
-        (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * perThread * 4]));
-      out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
-      return;
-    }
-    // gather only the selected rows
-    for (let i = 0; i < n; i++) {
-      const t = sel ? sel[i]! : i;
-      f32.set(cache.pe.subarray(t * P, (t + 1) * P), (pe >> 2) + i * P);
-    }
-    if (cache.latentFp8) {
+    const { f32, u8 } = this;
+    if (inMemory) {
+      if (sel) new Int32Array(this.memory.buffer, sp, n).set(sel.subarray(0, n));
+    } else {
+      // a cache outside wasm memory: copy only the rows attention reads, then run on them in order
       for (let i = 0; i < n; i++) {
         const t = sel ? sel[i]! : i;
-        u8.set(cache.latentCodes.subarray(t * R, (t + 1) * R), codes + i * R);
-        f32.set(cache.latentScales.subarray(t * g, (t + 1) * g), (scales >> 2) + i * g);
+        f32.set(cache.pe.subarray(t * P, (t + 1) * P), (peSrc >> 2) + i * P);
+        if (fp8) {
+          u8.set(cache.latentCodes.subarray(t * R, (t + 1) * R), latSrc + i * R);
+          f32.set(cache.latentScales.subarray(t * g, (t + 1) * g), (scSrc >> 2) + i * g);
+        } else {
+          f32.set(cache.latentF32.subarray(t * R, (t + 1) * R), (latSrc >> 2) + i * R);
+        }
       }
-      this.pool.run('decode_latent', this.split(n, this.threadsFor(n * R * 8), 1, (a, b) => [codes, scales, R, lat, a, b]));
-    } else if (sel) {
-      for (let i = 0; i < n; i++) f32.set(cache.latentF32.subarray(sel[i]! * R, (sel[i]! + 1) * R), (lat >> 2) + i * R);
-    } else {
-      f32.set(cache.latentF32.subarray(0, n * R), lat >> 2);
     }
-    this.pool.run('latent_attention', this.split(H, this.threadsFor(H * n * (2 * R + P)), 4,
-      (a, b, t) => [ql, qp, lat, pe, n, R, P, scale, op, a, b, sbuf + t * perThread * 4]));
+    const parts = this.split(n, this.threadsFor(H * n * (2 * R + P)), 2, (a, b, t) =>
+      [ql, qp, H, R, P, scale, fp8 ? 1 : 0, fp8 ? latSrc : 0, scSrc, fp8 ? 0 : latSrc, peSrc, sp, a, b, st + t * stride * 4, tile + t * tileFloats * 4]);
+    this.pool.run('flash_part', parts);
+    this.pool.run('flash_merge', this.split(H, this.threadsFor(H * R * parts.length * 64), 1, (a, b) => [st, stride, parts.length, H, R, op, a, b]));
     out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
   }
+
 }
