@@ -78,3 +78,24 @@ export function decode_fp8(src: usize, dst: usize, n: i32, scales: usize): void 
   }
 }
 
+
+// ---- exp on four lanes ---------------------------------------------------------------------------
+// Range reduction x = n·ln2 + r (|r| ≤ ln2/2, ln2 split in two so n·ln2 is exact), a degree-7
+// polynomial for e^r (Cephes expf's coefficients: ≤ 2 ulp), and 2^n built in the exponent field.
+// Inputs are clamped to [-87.3, 88.7], so the result never overflows to a denormal or inf: exp of
+// a very negative number is ~1e-38 rather than 0, which no sum or product here can tell apart.
+
+@inline export function expv(x: v128): v128 {
+  const xc = f32x4.pmax(f32x4.splat(-87.3), f32x4.pmin(f32x4.splat(88.7), x));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504)));
+  const r = f32x4.sub(f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375))), f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
+  p = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, pow2);
+}

@@ -1,4 +1,4 @@
-import { decode_fp8, fma, hsum } from './common';
+import { decode_fp8, expv, fma, hsum } from './common';
 
 // ---- tiled absorbed attention with an online softmax ("flash decoding") ------------------------
 // One query, every head, over cache rows [i0,i1) of one thread: the rows are decoded a tile at a time
@@ -61,7 +61,16 @@ export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scal
           for (let c = 0; c < R; c += 4) v128.store(a + (<usize>c << 2), f32x4.mul(v128.load(a + (<usize>c << 2)), fv));
           store<f32>(mp, m);
         }
-        for (let j = 0; j < n; j++) {
+        const mv = f32x4.splat(m);
+        let zv = f32x4.splat(0);
+        let j = 0;
+        for (; j + 4 <= n; j += 4) {
+          const e = expv(f32x4.sub(v128.load(sk + (<usize>j << 2)), mv));
+          v128.store(sk + (<usize>j << 2), e);
+          zv = f32x4.add(zv, e);
+        }
+        z += hsum(zv);
+        for (; j < n; j++) {
           const e = Mathf.exp(load<f32>(sk + (<usize>j << 2)) - m);
           store<f32>(sk + (<usize>j << 2), e);
           z += e;

@@ -73,6 +73,8 @@ export interface Backend {
 
   /** y = γ ⊙ x / rms(x) per row. */
   rmsNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, eps: number, y?: Float32Array): Float32Array;
+  /** gate[i] ← silu(gate[i]) · up[i] = gate/(1 + e^−gate) · up for i < n (the MLP's SwiGLU); returns gate. */
+  swiglu(gate: Float32Array, up: Float32Array, n: number): Float32Array;
   /** y = γ ⊙ (x − mean)/sqrt(var + eps) + β per row. */
   layerNorm(x: Float32Array, M: number, dim: number, gamma: Float32Array, beta: Float32Array, eps: number, y?: Float32Array): Float32Array;
 

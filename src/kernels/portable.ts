@@ -142,6 +142,14 @@ export class PortableBackend implements Backend {
     return out;
   }
 
+  swiglu(gate: Float32Array, up: Float32Array, n: number): Float32Array {
+    for (let i = 0; i < n; i++) {
+      const a = gate[i]!;
+      gate[i] = (a / (1 + Math.exp(-a))) * up[i]!;
+    }
+    return gate;
+  }
+
   indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array, rows = 1): void {
     const D = cache.indexDim;
     const k = new Float32Array(D);

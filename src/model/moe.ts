@@ -21,11 +21,7 @@ export class MLP {
   forward(be: Backend, x: Float32Array, M: number, outKey = 'mlp.out'): Float32Array {
     const g = be.matmul(x, M, this.gate, this.ws.f32('mlp.g', M * this.inter));
     const u = be.matmul(x, M, this.up, this.ws.f32('mlp.u', M * this.inter));
-    for (let i = 0; i < g.length; i++) {
-      const a = g[i]!;
-      g[i] = (a / (1 + Math.exp(-a))) * u[i]!;
-    }
-    return be.matmul(g, M, this.down, this.ws.f32(outKey, M * this.hidden));
+    return be.matmul(be.swiglu(g, u, M * this.inter), M, this.down, this.ws.f32(outKey, M * this.hidden));
   }
 }
 

@@ -392,6 +392,18 @@ export class WasmBackend implements Backend {
 
   // ---- attention-side kernels in wasm ---------------------------------------------------------
 
+  swiglu(gate: Float32Array, up: Float32Array, n: number): Float32Array {
+    if (n === 0) return gate;
+    const gp = this.buf('swiglu-g', n * 4);
+    const up2 = this.buf('swiglu-u', n * 4);
+    const f32 = this.f32;
+    f32.set(gate.subarray(0, n), gp >> 2);
+    f32.set(up.subarray(0, n), up2 >> 2);
+    this.pool.run('swiglu', this.split(n, this.threadsFor(n * 64), 4, (a, b) => [gp, up2, a, b]));
+    gate.set(this.f32.subarray(gp >> 2, (gp >> 2) + n));
+    return gate;
+  }
+
   indexerScores(q: Float32Array, w: Float32Array, H: number, cache: LayerCacheView, T: number, out: Float32Array, rows = 1): void {
     const D = cache.indexDim;
     if (D % 16 !== 0 || T === 0 || rows === 0) { this.portable.indexerScores(q, w, H, cache, T, out, rows); return; }
