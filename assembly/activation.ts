@@ -1,4 +1,4 @@
-import { expv } from './common';
+import { expv, hsum } from './common';
 
 // ---- SwiGLU ------------------------------------------------------------------------------------
 
@@ -16,5 +16,41 @@ export function swiglu(g: usize, u: usize, i0: i32, i1: i32): void {
     const o = <usize>i << 2;
     const a = load<f32>(g + o);
     store<f32>(g + o, a / (1 + Mathf.exp(-a)) * load<f32>(u + o));
+  }
+}
+
+// ---- causal softmax of materialised attention scores ------------------------------------------------
+
+/**
+ * Rows [i0,i1) of s [rows, T]: row i sees keys 0..last0+i; those become softmax(scale·s), the rest 0.
+ * Prefill attention's probabilities, written in place for the P·V product.
+ */
+export function softmax_causal(s: usize, T: i32, last0: i32, scale: f32, i0: i32, i1: i32): void {
+  const sc = f32x4.splat(scale);
+  for (let i = i0; i < i1; i++) {
+    const row = s + ((<usize>i * <usize>T) << 2);
+    const L = min(T, last0 + i + 1);
+    let mx: f32 = -Infinity;
+    for (let t = 0; t < L; t++) mx = max(mx, load<f32>(row + (<usize>t << 2)) * scale);
+    const mv = f32x4.splat(mx);
+    let zv = f32x4.splat(0);
+    let t = 0;
+    for (; t + 4 <= L; t += 4) {
+      const o = <usize>t << 2;
+      const e = expv(f32x4.sub(f32x4.mul(v128.load(row + o), sc), mv));
+      v128.store(row + o, e);
+      zv = f32x4.add(zv, e);
+    }
+    let z = hsum(zv);
+    for (; t < L; t++) {
+      const e = Mathf.exp(load<f32>(row + (<usize>t << 2)) * scale - mx);
+      store<f32>(row + (<usize>t << 2), e);
+      z += e;
+    }
+    const inv = f32x4.splat(1 / z);
+    t = 0;
+    for (; t + 4 <= L; t += 4) v128.store(row + (<usize>t << 2), f32x4.mul(v128.load(row + (<usize>t << 2)), inv));
+    for (; t < L; t++) store<f32>(row + (<usize>t << 2), load<f32>(row + (<usize>t << 2)) / z);
+    if (L < T) memory.fill(row + (<usize>L << 2), 0, <usize>(T - L) << 2);
   }
 }

@@ -12,7 +12,7 @@
 //   gemm.ts      M > 1 products: packed panels and a 4×8 register block
 //   q8.ts        int8 blocks of 32: activation quantisation, load-time repack, the int8 product
 //   grouped.ts   G stacked matrices with one input row each (the heads' absorbed attention weights)
-//   activation.ts SwiGLU (vectorised exp from common.ts)
+//   activation.ts SwiGLU and prefill attention's causal softmax (vectorised exp from common.ts)
 //   attention.ts indexer scores
 //   flash.ts     absorbed (MQA) attention over the latent cache: tiles, online softmax, merged parts
 
@@ -21,6 +21,6 @@ export { gemv_bf16, gemv_f32, gemv_fp8 } from './gemv';
 export { gemm } from './gemm';
 export { gemm_q8, quant_q8, repack_q8 } from './q8';
 export { gemv_grouped, gemv_q8_grouped } from './grouped';
-export { swiglu } from './activation';
+export { softmax_causal, swiglu } from './activation';
 export { indexer_scores } from './attention';
 export { flash_merge, flash_part } from './flash';

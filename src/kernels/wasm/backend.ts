@@ -246,6 +246,15 @@ export class WasmBackend implements Backend {
     }
     const xp = this.putF32('x', xs);
     const yp = this.buf('y', M * N * 4);
+    this.matmulAt(xp, M, w, yp);
+    out.set(this.f32.subarray(yp >> 2, (yp >> 2) + M * N));
+    return out;
+  }
+
+  /** y[M,N] at yp = x[M,K] at xp · Wᵀ, both in wasm memory (no activation round trip: the caller's job). */
+  private matmulAt(xp: number, M: number, w: WasmLinear, yp: number): void {
+    const N = w.outDim;
+    const K = w.inDim;
     const th = this.threadsFor(M * N * K);
     if (w.format === 'q8') {
       const Kp = w.kPadded;
@@ -261,8 +270,6 @@ export class WasmBackend implements Backend {
       const fmt = FMT_CODE[w.format];
       this.pool.run('gemm', this.split(N, th, 8, (a, b, t) => [fmt, w.ptr, w.scalePtr, xp, yp, M, N, K, a, b, pack + t * KC * 64]));
     }
-    out.set(this.f32.subarray(yp >> 2, (yp >> 2) + M * N));
-    return out;
   }
 
   matmulGrouped(x: Float32Array, G: number, lin: Linear, y?: Float32Array): Float32Array {
@@ -341,8 +348,6 @@ export class WasmBackend implements Backend {
     const kh = new Float32Array(T * dqk);
     const vt = new Float32Array(dv * T);
     const qh = new Float32Array(QB * dqk);
-    const scores = new Float32Array(QB * T);
-    const oh = new Float32Array(QB * dv);
     const allowed = new Uint8Array(T);
     const f32 = (a: Float32Array, shape: number[]): StoredTensor => ({ name: '', dtype: 'F32', shape, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
     for (let h = 0; h < H; h++) {
@@ -351,29 +356,39 @@ export class WasmBackend implements Backend {
         const vo = (t * H + h) * dv;
         for (let d = 0; d < dv; d++) vt[d * T + t] = v[vo + d]!;
       }
-      const K = this.linear('mha.k', f32(kh, [T, dqk]), undefined, false, { exact: true });
-      const V = this.linear('mha.vT', f32(vt, [dv, T]), undefined, false, { exact: true });
+      const K = this.own(this.linear('mha.k', f32(kh, [T, dqk]), undefined, false, { exact: true }));
+      const V = this.own(this.linear('mha.vT', f32(vt, [dv, T]), undefined, false, { exact: true }));
       try {
+        // scores and probabilities stay in wasm memory between the two products
+        const sp = this.buf('mha-scores', QB * T * 4);
+        const op = this.buf('mha-out', QB * dv * 4);
         for (let i0 = 0; i0 < S; i0 += QB) {
           const n = Math.min(QB, S - i0);
           for (let i = 0; i < n; i++) qh.set(q.subarray(((i0 + i) * H + h) * dqk, ((i0 + i) * H + h + 1) * dqk), i * dqk);
-          this.matmul(qh, n, K, scores);
-          for (let i = 0; i < n; i++) {
-            const last = P + i0 + i;
-            const row = scores.subarray(i * T, (i + 1) * T);
-            const si = sel?.[i0 + i] ?? null;
-            if (si) { allowed.fill(0); for (const t of si) if (t <= last) allowed[t] = 1; }
-            let max = -Infinity;
-            for (let t = 0; t <= last; t++) if (!si || allowed[t]) { row[t]! *= scale; if (row[t]! > max) max = row[t]!; }
-            let sum = 0;
-            for (let t = 0; t < T; t++) {
-              if (t > last || (si && !allowed[t])) { row[t] = 0; continue; }
-              row[t] = Math.exp(row[t]! - max);
-              sum += row[t]!;
+          this.matmulAt(this.putF32('mha-q', qh.subarray(0, n * dqk)), n, K, sp);
+          if (!sel) {
+            // causal: row i sees keys 0..P+i0+i
+            this.pool.run('softmax_causal', this.split(n, this.threadsFor(n * T * 16), 1, (a, b) => [sp, T, P + i0, scale, a, b]));
+          } else {
+            const scores = this.f32.subarray(sp >> 2, (sp >> 2) + n * T);
+            for (let i = 0; i < n; i++) {
+              const last = P + i0 + i;
+              const row = scores.subarray(i * T, (i + 1) * T);
+              const si = sel[i0 + i] ?? null;
+              if (si) { allowed.fill(0); for (const t of si) if (t <= last) allowed[t] = 1; }
+              let max = -Infinity;
+              for (let t = 0; t <= last; t++) if (!si || allowed[t]) { row[t]! *= scale; if (row[t]! > max) max = row[t]!; }
+              let sum = 0;
+              for (let t = 0; t < T; t++) {
+                if (t > last || (si && !allowed[t])) { row[t] = 0; continue; }
+                row[t] = Math.exp(row[t]! - max);
+                sum += row[t]!;
+              }
+              for (let t = 0; t <= last; t++) row[t]! /= sum;
             }
-            for (let t = 0; t <= last; t++) row[t]! /= sum;
           }
-          this.matmul(scores, n, V, oh);
+          this.matmulAt(sp, n, V, op);
+          const oh = this.f32.subarray(op >> 2, (op >> 2) + n * dv);
           for (let i = 0; i < n; i++) out.set(oh.subarray(i * dv, (i + 1) * dv), ((i0 + i) * H + h) * dv);
         }
       } finally {
