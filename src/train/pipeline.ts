@@ -17,7 +17,7 @@ import { freshSource, loadSource, presetRaw, type TrainSource } from './source.j
 import { Trainer, type TrainerOptions } from './trainer.js';
 import { WasmGemm } from './wasm-gemm.js';
 import { Rng } from './random.js';
-import { mixRetrieval, type RetrievalMode, RetrievalWindows } from './retrieval.js';
+import { mixRetrieval, RETRIEVAL_MODES, type RetrievalMode, RetrievalWindows } from './retrieval.js';
 
 export const STAGES: readonly TrainMode[] = ['pretrain', 'indexer-warmup', 'sparse'];
 
@@ -56,7 +56,7 @@ export interface TrainStageOptions {
   saveEvery?: number;
   /** share of training windows replaced by retrieval (passkey-style) windows, 0–1 (default 0) */
   retrieval?: number;
-  /** retrieval windows with one key ('single') or, half of them, several short episodes ('mixed', default) */
+  /** retrieval windows with one key ('single'), half of them several short episodes ('mixed', default), or a third each of those and copy drills ('copy') */
   retrievalMode?: RetrievalMode;
   /** index_topk written to (and used by) the model */
   topk?: number;
@@ -111,7 +111,7 @@ export function validateOptions(o: TrainStageOptions): void {
   if (o.saveEvery !== undefined) positiveInt(o.saveEvery, '--save-every', 0);
   if (o.maxMinutes !== undefined) check(Number.isFinite(o.maxMinutes) && o.maxMinutes > 0, `--max-minutes: must be a positive number (got ${o.maxMinutes})`);
   if (o.topk !== undefined) positiveInt(o.topk, '--topk');
-  if (o.retrievalMode !== undefined) check(o.retrievalMode === 'single' || o.retrievalMode === 'mixed', `--retrieval-mode: single or mixed (got ${o.retrievalMode})`);
+  if (o.retrievalMode !== undefined) check(RETRIEVAL_MODES.includes(o.retrievalMode), `--retrieval-mode: ${RETRIEVAL_MODES.join(', ')} (got ${o.retrievalMode})`);
   if (o.retrieval !== undefined) check(Number.isFinite(o.retrieval) && o.retrieval >= 0 && o.retrieval <= 1, `--retrieval: must be between 0 and 1 (got ${o.retrieval})`);
   if (o.seed !== undefined) positiveInt(o.seed, '--seed', 0);
   if (o.threads !== undefined) positiveInt(o.threads, '--threads');

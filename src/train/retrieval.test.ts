@@ -65,3 +65,21 @@ test("'single' mode hides exactly one key per window", () => {
     assert.equal(new Set(text.match(/\d{3,7}/g)).size, 1, text.slice(-100));
   }
 });
+
+test("'copy' mode adds copy drills: BOS, then one span of corpus tokens repeated to the end", () => {
+  const S = 200;
+  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 6, 'copy');
+  let drills = 0, keys = 0;
+  for (let i = 0; i < 60; i++) {
+    const w = gen.window()!;
+    assert.equal(w.length, S);
+    assert.equal(w[0], 0);
+    const body = [...w.subarray(1)];
+    const period = [...Array(57).keys()].map((k) => k + 8).find((L) => body.every((t, j) => j < L || t === body[j - L]));
+    if (period !== undefined && !/\d{3,7}\./.test(tok.decode(body))) {
+      drills++;
+      assert.ok(!body.includes(0) && !body.includes(1), 'no document markers inside a drill');
+    } else keys++;
+  }
+  assert.ok(drills > 10 && keys > 25, `${drills} drills, ${keys} passkey windows`);
+});

@@ -26,7 +26,8 @@ const QUESTIONS: ((l: string) => string)[] = [
   (l) => `\nThe ${l} is`,
 ];
 
-export type RetrievalMode = 'single' | 'mixed';
+export type RetrievalMode = 'single' | 'mixed' | 'copy';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy'];
 
 /** Turns BOS-led prose windows into retrieval windows of the same length. */
 export class RetrievalWindows {
@@ -38,7 +39,10 @@ export class RetrievalWindows {
    */
   constructor(private readonly tok: Tokenizer, private readonly stream: Int32Array, readonly S: number,
     private readonly bos: number, private readonly eos: number | null, seed: number,
-    /** 'single': one key per window only; 'mixed': half the windows pack several short episodes */
+    /**
+     * 'single': one key per window only; 'mixed': half the windows pack several short episodes; 'copy': a
+     * third each of single keys, episodes and copy drills (a random span repeated to the window's end)
+     */
     readonly mode: RetrievalMode = 'mixed') {
     this.rng = new Rng(seed);
   }
@@ -75,7 +79,27 @@ export class RetrievalWindows {
   /** One window of exactly S ids (BOS first), or null when S is too short for the prompt. */
   window(): Int32Array | null {
     if (this.mode === 'single') return this.single();
-    return this.rng.next() < 0.5 ? this.episodes() ?? this.single() : this.single();
+    const r = this.rng.next();
+    if (this.mode === 'copy' && r < 1 / 3) return this.copyDrill();
+    return r < (this.mode === 'copy' ? 2 / 3 : 0.5) ? this.episodes() ?? this.single() : this.single();
+  }
+
+  /**
+   * Corpus tokens drawn one at a time from random places (no word order to predict) into a span of 8–64,
+   * repeated to the window's end: after its first pass every token is predictable only by copying from
+   * the context, the plainest signal there is for the copy (induction) mechanism passkeys need.
+   */
+  private copyDrill(): Int32Array {
+    const { rng, S, stream } = this;
+    const span = 8 + rng.int(57);
+    const unit: number[] = [];
+    while (unit.length < span) {
+      const t = stream[rng.int(stream.length)]!;
+      if (t !== this.bos && t !== this.eos) unit.push(t);
+    }
+    const ids = [this.bos];
+    while (ids.length < S) ids.push(...unit);
+    return Int32Array.from(ids.slice(0, S));
   }
 
   private key(): string {
