@@ -107,9 +107,15 @@ describe('wasm latentAttention vs portable', () => {
 describe('wasm topk', () => {
   it('selects the same set as the portable sort, ties to smaller indices', () => {
     const r = rng(9);
-    for (const [n, k] of [[1, 1], [10, 3], [1000, 17], [5000, 2048], [300, 300], [50, 80]] as const) {
+    for (const [n, k, kind] of [[1, 1, 'ties'], [10, 3, 'ties'], [1000, 17, 'ties'], [5000, 2048, 'ties'], [300, 300, 'ties'], [50, 80, 'ties'],
+      [70000, 2048, 'signed'], [4096, 100, 'signed'], [3000, 7, 'zeros'], [20000, 2048, 'close']] as const) {
       const s = new Float32Array(n);
-      for (let i = 0; i < n; i++) s[i] = Math.floor(r() * (n / 4)); // many ties
+      for (let i = 0; i < n; i++) {
+        if (kind === 'ties') s[i] = Math.floor(r() * (n / 4)); // many ties
+        else if (kind === 'signed') s[i] = (r() - 0.6) * 10 ** (r() * 8 - 4); // both signs, many magnitudes
+        else if (kind === 'zeros') s[i] = r() < 0.5 ? (r() < 0.5 ? 0 : -0) : -r(); // +0 and −0 tie; the rest negative
+        else s[i] = 1 + Math.floor(r() * 64) * 2 ** -23; // differ only in the low mantissa bits
+      }
       const a = new Int32Array(k);
       const b = new Int32Array(k);
       const na = portable.topk(s, n, k, a);

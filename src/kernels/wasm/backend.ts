@@ -9,7 +9,7 @@ import { checkLinear, groupRows, PortableBackend } from '../portable.js';
 import { Arena } from './arena.js';
 import { resolveSimd, type SimdBuild, type SimdChoice } from './module.js';
 import { ThreadPool } from './pool.js';
-import { topkSelect } from './topk.js';
+import { TopkWork, topkSelect } from './topk.js';
 
 export interface WasmBackendOptions {
   /** 'native' keeps F32/BF16/FP8 as stored (F16 widened to F32); 'q8' repacks to int8 blocks of 32 at load. */
@@ -398,10 +398,9 @@ export class WasmBackend implements Backend {
     }
   }
 
-  private topkWork = new Float32Array(0);
+  private readonly topkWork = new TopkWork();
 
   topk(scores: Float32Array, n: number, k: number, out: Int32Array): number {
-    if (this.topkWork.length < n) this.topkWork = new Float32Array(n);
     return topkSelect(scores, n, k, out, this.topkWork);
   }
 

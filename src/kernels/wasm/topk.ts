@@ -1,59 +1,74 @@
-// Top-k by selection, not a full sort: the k-th largest value is found by quickselect on a copy, then
-// indices are collected in one pass. Ties at the threshold go to the smaller indices, so the chosen
-// set is exactly the portable backend's (sort by score desc, then index asc).
+// Top-k by selection, not a full sort: a radix select on the scores' bits finds the k-th largest value
+// in about two passes over n (a histogram of the top 11 bits, then only the candidates that share the
+// threshold's bucket), then indices are collected. Ties at the threshold go to the smaller indices, so
+// the chosen set is exactly the portable backend's (sort by score desc, then index asc).
 
-export function topkSelect(scores: Float32Array, n: number, k: number, out: Int32Array, work?: Float32Array): number {
+const BITS = 11;
+const BINS = 1 << BITS;
+
+/** Workspace of one selector: reused across calls (no allocation per decode step once grown). */
+export class TopkWork {
+  keys = new Uint32Array(0);
+  cand = new Int32Array(0);
+  readonly hist = new Int32Array(BINS);
+  /** the last scores array's bits (the caller's workspace array is usually the same each step) */
+  view: { of: Float32Array; bits: Uint32Array } | null = null;
+}
+
+/** Order-preserving u32 of an f32 (−0 folded onto +0, so it ties with 0 like a comparison does). */
+function keyOf(bits: number): number {
+  if (bits === 0x80000000) return 0x80000000;
+  return (bits & 0x80000000) !== 0 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+}
+
+export function topkSelect(scores: Float32Array, n: number, k: number, out: Int32Array, work = new TopkWork()): number {
   const kk = Math.min(k, n);
   if (kk <= 0) return 0;
   if (kk === n) {
     for (let i = 0; i < n; i++) out[i] = i;
     return n;
   }
-  const a = work && work.length >= n ? work.subarray(0, n) : new Float32Array(n);
-  a.set(scores.subarray(0, n));
-  const thr = nthSmallest(a, n - kk);
-  let c = 0;
-  for (let i = 0; i < n; i++) if (scores[i]! > thr) out[c++] = i;
-  for (let i = 0; i < n && c < kk; i++) if (scores[i] === thr) out[c++] = i;
-  return c;
-}
-
-/** Rearranges a so that a[kth] is the value a sorted copy would hold there; returns it. */
-function nthSmallest(a: Float32Array, kth: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (hi > lo) {
-    if (hi - lo < 16) {
-      for (let i = lo + 1; i <= hi; i++) {
-        const v = a[i]!;
-        let j = i - 1;
-        while (j >= lo && a[j]! > v) { a[j + 1] = a[j]!; j--; }
-        a[j + 1] = v;
-      }
-      break;
-    }
-    const mid = (lo + hi) >> 1;
-    // median of three as pivot keeps sorted and reversed inputs linear
-    if (a[mid]! < a[lo]!) swap(a, mid, lo);
-    if (a[hi]! < a[lo]!) swap(a, hi, lo);
-    if (a[hi]! < a[mid]!) swap(a, hi, mid);
-    const p = a[mid]!;
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i]! < p) i++;
-      while (a[j]! > p) j--;
-      if (i <= j) { swap(a, i, j); i++; j--; }
-    }
-    if (kth <= j) hi = j;
-    else if (kth >= i) lo = i;
-    else break;
+  if (work.keys.length < n) { work.keys = new Uint32Array(n); work.cand = new Int32Array(n); }
+  if (work.view?.of !== scores) work.view = { of: scores, bits: new Uint32Array(scores.buffer, scores.byteOffset, scores.length) };
+  const bits = work.view.bits;
+  const keys = work.keys, cand = work.cand, hist = work.hist;
+  // pass 1: keys and a histogram of their top bits over all n
+  hist.fill(0);
+  for (let i = 0; i < n; i++) {
+    const u = keyOf(bits[i]!);
+    keys[i] = u;
+    hist[u >>> (32 - BITS)]!++;
   }
-  return a[kth]!;
-}
-
-function swap(a: Float32Array, i: number, j: number): void {
-  const t = a[i]!;
-  a[i] = a[j]!;
-  a[j] = t;
+  let need = kk;
+  let bin = BINS - 1;
+  while (hist[bin]! < need) need -= hist[bin--]!;
+  // everything in a higher bucket is chosen; the threshold lies among this bucket's candidates
+  let c = 0, nc = 0;
+  for (let i = 0; i < n; i++) {
+    const top = keys[i]! >>> (32 - BITS);
+    if (top > bin) out[c++] = i;
+    else if (top === bin) cand[nc++] = i;
+  }
+  // the rest of the bits, 11 then 10, over the candidates only
+  let shift = 32 - BITS;
+  while (shift > 0) {
+    const w = Math.min(BITS, shift);
+    shift -= w;
+    const mask = (1 << w) - 1;
+    hist.fill(0, 0, 1 << w);
+    for (let j = 0; j < nc; j++) hist[(keys[cand[j]!]! >>> shift) & mask]!++;
+    let b = mask;
+    while (hist[b]! < need) need -= hist[b--]!;
+    let m = 0;
+    for (let j = 0; j < nc; j++) {
+      const i = cand[j]!;
+      const d = (keys[i]! >>> shift) & mask;
+      if (d > b) out[c++] = i;
+      else if (d === b) cand[m++] = i;
+    }
+    nc = m;
+  }
+  // cand now holds the keys equal to the threshold, in index order: the smallest `need` of them
+  for (let j = 0; j < need; j++) out[c++] = cand[j]!;
+  return c;
 }
