@@ -2,37 +2,53 @@ import { QB, fma, hsum } from './common';
 import { weightAt } from './gemm';
 
 // ---- q8: int8 blocks of 32 with an fp32 scale, int8 activations, i32x4.dot_i16x8_s ------------
+// Weights are stored in tiles of four rows, interleaved by block: for tile t (rows 4t..4t+3) and block
+// b, the four rows' 32 codes sit side by side (128 bytes at t·4·Kp + b·128, row r at +32r) and so do
+// their scales (16 bytes at (t·4·nb + b·4)·4). A GEMV then reads ONE contiguous stream per tile instead
+// of four row streams plus four scale streams: measured 12 → 21 G weights/s from DRAM on one thread.
+// Rows are allocated to a multiple of four; rows past N are never read.
 
-/** Quantises rows [m0,m1) of x[M,K] to int8 blocks of 32 (rows padded with zeros to Kp). */
+/** Byte offset of row n's block 0 (then 128 bytes per block). */
+@inline function rowAt(n: i32, Kp: i32): usize { return <usize>(n >> 2) * (<usize>Kp << 2) + (<usize>(n & 3) << 5); }
+/** Byte offset of row n's block-0 scale (then 16 bytes per block). */
+@inline function scaleAt(n: i32, nb: i32): usize { return (<usize>(n >> 2) * <usize>nb << 4) + (<usize>(n & 3) << 2); }
+
+/** Quantises K floats at xr into int8 blocks of 32 (zero-padded to Kp): codes qStride, scales sStride bytes apart per block. */
+@inline function quantRow(xr: usize, K: i32, Kp: i32, q: usize, qStride: usize, s: usize, sStride: usize): void {
+  const nb = Kp / QB;
+  for (let b = 0; b < nb; b++) {
+    const k0 = b * QB;
+    const k1 = min(k0 + QB, K);
+    let amax: f32 = 0;
+    for (let k = k0; k < k1; k++) amax = max(amax, abs(load<f32>(xr + (<usize>k << 2))));
+    const d: f32 = amax / 127;
+    const inv: f32 = d > 0 ? 1 / d : 0;
+    store<f32>(s + <usize>b * sStride, d);
+    const qb = q + <usize>b * qStride;
+    for (let k = k0; k < k0 + QB; k++) {
+      const v: f32 = k < k1 ? nearest(load<f32>(xr + (<usize>k << 2)) * inv) : 0;
+      store<i8>(qb + <usize>(k - k0), <i8>(<i32>v));
+    }
+  }
+}
+
+/** Quantises rows [m0,m1) of x[M,K] to int8 blocks of 32 (rows padded with zeros to Kp), rows contiguous. */
 export function quant_q8(x: usize, K: i32, Kp: i32, q: usize, s: usize, m0: i32, m1: i32): void {
   const nb = Kp / QB;
   for (let m = m0; m < m1; m++) {
-    const xr = x + <usize>m * (<usize>K << 2);
-    const qr = q + <usize>m * <usize>Kp;
-    for (let b = 0; b < nb; b++) {
-      const k0 = b * QB;
-      const k1 = min(k0 + QB, K);
-      let amax: f32 = 0;
-      for (let k = k0; k < k1; k++) amax = max(amax, abs(load<f32>(xr + (<usize>k << 2))));
-      const d: f32 = amax / 127;
-      const inv: f32 = d > 0 ? 1 / d : 0;
-      store<f32>(s + (<usize>(m * nb + b) << 2), d);
-      for (let k = k0; k < k0 + QB; k++) {
-        const v: f32 = k < k1 ? nearest(load<f32>(xr + (<usize>k << 2)) * inv) : 0;
-        store<i8>(qr + <usize>k, <i8>(<i32>v));
-      }
-    }
+    quantRow(x + <usize>m * (<usize>K << 2), K, Kp, q + <usize>m * <usize>Kp, QB, s + (<usize>(m * nb) << 2), 4);
   }
 }
 
 /**
  * Repacks rows [n0,n1) of a chunk of stored rows (w, and sc for FP8, both starting at the chunk's first
- * row, a multiple of 128) into q8 rows at q/s (also chunk-relative), using `tmp` (K floats) per thread.
+ * row, a multiple of 128) into the tiled q8 layout at q/s (also chunk-relative), using `tmp` (K floats) per thread.
  */
 export function repack_q8(fmt: i32, w: usize, sc: usize, K: i32, Kp: i32, q: usize, s: usize, n0: i32, n1: i32, tmp: usize): void {
+  const nb = Kp / QB;
   for (let n = n0; n < n1; n++) {
     for (let k = 0; k < K; k++) store<f32>(tmp + (<usize>k << 2), weightAt(fmt, w, sc, K, n, k));
-    quant_q8(tmp, K, Kp, q + <usize>n * <usize>Kp, s + (<usize>n * <usize>(Kp / QB) << 2), 0, 1);
+    quantRow(tmp, K, Kp, q + rowAt(n, Kp), 128, s + scaleAt(n, nb), 16);
   }
 }
 
@@ -43,45 +59,54 @@ export function repack_q8(fmt: i32, w: usize, sc: usize, K: i32, Kp: i32, q: usi
     i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(wb), xb0), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(wb), xb1)));
 }
 
-/** y[M,N] rows [n0,n1) from q8 weights and q8 activations: a 4-row weight tile is reused for every m. */
+/**
+ * y[M,N] rows [n0,n1) from tiled q8 weights and q8 activation rows (xq [M,Kp], xs [M,Kp/32]): whole
+ * tiles stream one pointer and are reused for every m; rows outside whole tiles go one at a time.
+ */
 export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M: i32, N: i32, Kp: i32, n0: i32, n1: i32): void {
   const nb = Kp / QB;
   const sb = <usize>nb << 2;
+  const tileBytes = <usize>Kp << 2;
   let n = n0;
+  for (; n < n1 && (n & 3) != 0; n++) rowQ8(wq, ws, xq, xs, y, M, N, Kp, n);
   for (; n + 4 <= n1; n += 4) {
-    const r0 = wq + <usize>n * <usize>Kp, r1 = r0 + <usize>Kp, r2 = r1 + <usize>Kp, r3 = r2 + <usize>Kp;
-    const s0 = ws + <usize>n * sb, s1 = s0 + sb, s2 = s1 + sb, s3 = s2 + sb;
+    const t0 = wq + rowAt(n, Kp), s0 = ws + scaleAt(n, nb);
     for (let m = 0; m < M; m++) {
-      const xr = xq + <usize>m * <usize>Kp, xsr = xs + <usize>m * sb;
+      let xo = xq + <usize>m * <usize>Kp, xsp = xs + <usize>m * sb;
+      let p = t0, sp = s0;
+      const end = t0 + tileBytes;
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let b = 0; b < nb; b++) {
-        const o = <usize>b << 5, so = <usize>b << 2;
-        const xa = v128.load(xr + o), xb = v128.load(xr + o, 16);
+      for (; p < end; p += 128, sp += 16, xo += 32, xsp += 4) {
+        const xa = v128.load(xo), xb = v128.load(xo, 16);
         const xa0 = i16x8.extend_low_i8x16_s(xa), xa1 = i16x8.extend_high_i8x16_s(xa);
         const xb0 = i16x8.extend_low_i8x16_s(xb), xb1 = i16x8.extend_high_i8x16_s(xb);
-        const dx = load<f32>(xsr + so);
-        a0 = fma(f32x4.convert_i32x4_s(q8Block(r0 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s0 + so)), a0);
-        a1 = fma(f32x4.convert_i32x4_s(q8Block(r1 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s1 + so)), a1);
-        a2 = fma(f32x4.convert_i32x4_s(q8Block(r2 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s2 + so)), a2);
-        a3 = fma(f32x4.convert_i32x4_s(q8Block(r3 + o, xa0, xa1, xb0, xb1)), f32x4.splat(dx * load<f32>(s3 + so)), a3);
+        // the four rows' scales in one load, times the activation block's
+        const d = f32x4.mul(v128.load(sp), f32x4.splat(load<f32>(xsp)));
+        a0 = fma(f32x4.convert_i32x4_s(q8Block(p, xa0, xa1, xb0, xb1)), i32x4.shuffle(d, d, 0, 0, 0, 0), a0);
+        a1 = fma(f32x4.convert_i32x4_s(q8Block(p + 32, xa0, xa1, xb0, xb1)), i32x4.shuffle(d, d, 1, 1, 1, 1), a1);
+        a2 = fma(f32x4.convert_i32x4_s(q8Block(p + 64, xa0, xa1, xb0, xb1)), i32x4.shuffle(d, d, 2, 2, 2, 2), a2);
+        a3 = fma(f32x4.convert_i32x4_s(q8Block(p + 96, xa0, xa1, xb0, xb1)), i32x4.shuffle(d, d, 3, 3, 3, 3), a3);
       }
       const yo = y + ((<usize>m * <usize>N + <usize>n) << 2);
       store<f32>(yo, hsum(a0)); store<f32>(yo, hsum(a1), 4); store<f32>(yo, hsum(a2), 8); store<f32>(yo, hsum(a3), 12);
     }
   }
-  for (; n < n1; n++) {
-    const r = wq + <usize>n * <usize>Kp, sr = ws + <usize>n * sb;
-    for (let m = 0; m < M; m++) {
-      const xr = xq + <usize>m * <usize>Kp, xsr = xs + <usize>m * sb;
-      let a = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        const o = <usize>b << 5, so = <usize>b << 2;
-        const xa = v128.load(xr + o), xb = v128.load(xr + o, 16);
-        const isum = q8Block(r + o, i16x8.extend_low_i8x16_s(xa), i16x8.extend_high_i8x16_s(xa), i16x8.extend_low_i8x16_s(xb), i16x8.extend_high_i8x16_s(xb));
-        a = fma(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xsr + so) * load<f32>(sr + so)), a);
-      }
-      store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), hsum(a));
-    }
-  }
+  for (; n < n1; n++) rowQ8(wq, ws, xq, xs, y, M, N, Kp, n);
 }
 
+/** One weight row n of gemm_q8 for every m (rows before/after the whole tiles of a range). */
+function rowQ8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M: i32, N: i32, Kp: i32, n: i32): void {
+  const nb = Kp / QB;
+  const sb = <usize>nb << 2;
+  const r = wq + rowAt(n, Kp), sr = ws + scaleAt(n, nb);
+  for (let m = 0; m < M; m++) {
+    const xr = xq + <usize>m * <usize>Kp, xsr = xs + <usize>m * sb;
+    let a = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      const xa = v128.load(xr + (<usize>b << 5)), xb = v128.load(xr + (<usize>b << 5), 16);
+      const isum = q8Block(r + (<usize>b << 7), i16x8.extend_low_i8x16_s(xa), i16x8.extend_high_i8x16_s(xa), i16x8.extend_low_i8x16_s(xb), i16x8.extend_high_i8x16_s(xb));
+      a = fma(f32x4.convert_i32x4_s(isum), f32x4.splat(load<f32>(xsr + (<usize>b << 2)) * load<f32>(sr + (<usize>b << 4))), a);
+    }
+    store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), hsum(a));
+  }
+}

@@ -209,8 +209,12 @@ export class WasmBackend implements Backend {
   private linearQ8(name: string, w: StoredTensor, scales: Float32Array | null, N: number, K: number, aq: boolean): WasmLinear {
     const Kp = Math.ceil(K / QB) * QB;
     const nb = Kp / QB;
-    const qp = this.arena.alloc(N * Kp, name);
-    const sp = this.arena.alloc(N * nb * 4, `${name} scales`);
+    // tiles of four rows interleaved by block (assembly/q8.ts); the last tile's missing rows stay zero
+    const Np = Math.ceil(N / 4) * 4;
+    const qp = this.arena.alloc(Np * Kp, name);
+    const sp = this.arena.alloc(Np * nb * 4, `${name} scales`);
+    this.u8.fill(0, qp + (N & ~3) * Kp, qp + Np * Kp);
+    this.u8.fill(0, sp + (N & ~3) * nb * 4, sp + Np * nb * 4);
     const f16 = w.dtype === 'F16';
     const eb = f16 ? 4 : w.bytes.length / (N * K); // bytes per element of the temporary copy
     const fmt = f16 || w.dtype === 'F32' ? 0 : w.dtype === 'BF16' ? 1 : 2;
@@ -229,7 +233,7 @@ export class WasmBackend implements Backend {
       this.pool.run('repack_q8', this.split(n, this.threadsFor(n * K), 1,
         (a, b, t) => [fmt, tmp, tsc, K, Kp, q, s, a, b, rowTmp + t * K * 4]));
     }
-    return new WasmLinear(this, name, N, K, aq, 'q8', qp, N * Kp, sp, N * nb * 4, Kp);
+    return new WasmLinear(this, name, N, K, aq, 'q8', qp, Np * Kp, sp, Np * nb * 4, Kp);
   }
 
   matmul(x: Float32Array, M: number, lin: Linear, y?: Float32Array): Float32Array {
@@ -309,10 +313,14 @@ export class WasmBackend implements Backend {
     const u8 = this.u8;
     const f32 = this.f32;
     if (w.format === 'q8') {
-      const nb = w.kPadded / QB;
-      const q = new Int8Array(u8.buffer, w.ptr, N * w.kPadded);
+      // tiled layout: row n's block b at (n>>2)·4·Kp + b·128 + (n&3)·32, its scale at ((n>>2)·4·nb + b·4 + (n&3))·4
+      const Kp = w.kPadded;
+      const nb = Kp / QB;
+      const q = new Int8Array(u8.buffer, w.ptr, w.bytes);
       for (let n = 0; n < N; n++) {
-        for (let k = 0; k < K; k++) out[n * K + k] = q[n * w.kPadded + k]! * f32[(w.scalePtr >> 2) + n * nb + (k >> 5)]!;
+        const row = (n >> 2) * 4 * Kp + (n & 3) * QB;
+        const srow = (w.scalePtr >> 2) + (n >> 2) * 4 * nb + (n & 3);
+        for (let k = 0; k < K; k++) out[n * K + k] = q[row + (k >> 5) * 128 + (k & 31)]! * f32[srow + (k >> 5) * 4]!;
       }
       return out;
     }

@@ -68,6 +68,28 @@ describe('wasm matmul q8 repack', () => {
   }
 });
 
+describe('wasm q8 tiled layout', () => {
+  it('dequantize reads every row back within half a step of its block (rows not a multiple of four)', () => {
+    for (const [N, K] of [[37, 300], [5, 17], [8, 128]] as const) {
+      const r = rng(N + K);
+      const { w } = randomWeight('F32', N, K, r);
+      const exact = portable.dequantize(portable.linear('w', w));
+      const lq = get(1).linear('w', w);
+      const back = get(1).dequantize(lq);
+      for (let n = 0; n < N; n++) {
+        for (let b = 0; b * 32 < K; b++) {
+          let amax = 0;
+          for (let k = b * 32; k < Math.min(K, b * 32 + 32); k++) amax = Math.max(amax, Math.abs(exact[n * K + k]!));
+          for (let k = b * 32; k < Math.min(K, b * 32 + 32); k++) {
+            assert.ok(Math.abs(back[n * K + k]! - exact[n * K + k]!) <= (amax / 127) * 0.5001 + 1e-12, `${N}×${K} row ${n} col ${k}`);
+          }
+        }
+      }
+      get(1).release(lq);
+    }
+  });
+});
+
 describe('wasm FP8 decoding', () => {
   it('decodes every e4m3 code exactly, subnormals included, in GEMV and GEMM', () => {
     // 16 rows × 16 codes: row r holds codes 16r..16r+15 (NaN codes replaced by 0x7e)
