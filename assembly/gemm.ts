@@ -1,11 +1,12 @@
 import { FMT_BF16, FMT_F32, decode_fp8, fma, scalarE4m3 } from './common';
-import { bf16At } from './gemv';
+import { bf16Addr, bf16At, bf16RowAt } from './gemv';
 
 // ---- GEMM (M > 1): pack 8 weight rows × KC columns as [k][8] fp32, 4×8 register block ------------
 
 const KC: i32 = 256;
 
 /** Decoded weight element (n, k), block scale applied exactly as the portable backend does. */
+/** Element (n, k) of a weight in its STORED row-major layout (repack_q8's input, not a tiled BF16 weight). */
 @inline export function weightAt(fmt: i32, w: usize, sc: usize, K: i32, n: i32, k: i32): f32 {
   const i = <usize>n * <usize>K + <usize>k;
   if (fmt == FMT_F32) return load<f32>(w + (i << 2));
@@ -35,13 +36,13 @@ const KC: i32 = 256;
 
 /** A full 8-row bf16 panel in SIMD: 8 k at a time, widened and transposed into the k-major layout. */
 function packPanelBf16(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
-  const rs = <usize>K << 1;
-  const r0 = w + ((<usize>n * <usize>K + <usize>k0) << 1);
+  // n is a multiple of 8 and k0 of 8: rows n..n+3 and n+4..n+7 are two whole tiles (gemv.ts)
+  const ta = w + bf16RowAt(n, K) + (<usize>(k0 >> 3) << 6), tb = w + bf16RowAt(n + 4, K) + (<usize>(k0 >> 3) << 6);
   let k = 0;
   for (; k + 8 <= kc; k += 8) {
-    const o = <usize>k << 1;
-    const v0 = v128.load(r0 + o), v1 = v128.load(r0 + rs + o), v2 = v128.load(r0 + 2 * rs + o), v3 = v128.load(r0 + 3 * rs + o);
-    const v4 = v128.load(r0 + 4 * rs + o), v5 = v128.load(r0 + 5 * rs + o), v6 = v128.load(r0 + 6 * rs + o), v7 = v128.load(r0 + 7 * rs + o);
+    const o = <usize>k << 3;
+    const v0 = v128.load(ta + o), v1 = v128.load(ta + o, 16), v2 = v128.load(ta + o, 32), v3 = v128.load(ta + o, 48);
+    const v4 = v128.load(tb + o), v5 = v128.load(tb + o, 16), v6 = v128.load(tb + o, 32), v7 = v128.load(tb + o, 48);
     const d = dst + (<usize>k << 5);
     store4x4T(bf16Lo(v0), bf16Lo(v1), bf16Lo(v2), bf16Lo(v3), d);
     store4x4T(bf16Lo(v4), bf16Lo(v5), bf16Lo(v6), bf16Lo(v7), d + 16);
@@ -49,7 +50,7 @@ function packPanelBf16(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): 
     store4x4T(bf16Hi(v4), bf16Hi(v5), bf16Hi(v6), bf16Hi(v7), d + 144);
   }
   for (; k < kc; k++) {
-    for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>r << 2) + (<usize>k << 5), bf16At(r0 + <usize>r * rs + (<usize>k << 1)));
+    for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>r << 2) + (<usize>k << 5), bf16At(bf16Addr(w, K, n + r, k0 + k)));
   }
 }
 
@@ -103,7 +104,7 @@ function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i3
     if (fmt == FMT_F32) {
       for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), load<f32>(w + ((row + <usize>k) << 2)));
     } else if (fmt == FMT_BF16) {
-      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), bf16At(w + ((row + <usize>k) << 1)));
+      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), bf16At(bf16Addr(w, K, nn, k0 + k)));
     } else {
       const srow = sc + (<usize>((nn >> 7) * kb) << 2);
       for (let k = 0; k < kc;) {

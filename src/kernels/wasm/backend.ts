@@ -192,9 +192,18 @@ export class WasmBackend implements Backend {
       decodeInto('F16', w.bytes, 0, N * K, this.f32, ptr >> 2);
       return new WasmLinear(this, name, N, K, aq, 'f32', ptr, N * K * 4, 0, 0, K);
     }
-    const ptr = this.arena.alloc(w.bytes.length, name);
-    this.u8.set(w.bytes, ptr);
     const format: Format = w.dtype === 'F32' ? 'f32' : w.dtype === 'BF16' ? 'bf16' : 'fp8';
+    let ptr: number, bytes: number;
+    if (format === 'bf16') {
+      // tiles of four rows interleaved by 8-value blocks (assembly/gemv.ts)
+      bytes = Math.ceil(N / 4) * Math.ceil(K / 8) * 64;
+      ptr = this.arena.alloc(bytes, name);
+      tileBf16(w.bytes, N, K, this.u8, ptr, bytes);
+    } else {
+      bytes = w.bytes.length;
+      ptr = this.arena.alloc(bytes, name);
+      this.u8.set(w.bytes, ptr);
+    }
     let sp = 0;
     let sb = 0;
     if (scales) {
@@ -202,7 +211,7 @@ export class WasmBackend implements Backend {
       sp = this.arena.alloc(sb, `${name} scales`);
       this.f32.set(scales, sp >> 2);
     }
-    return new WasmLinear(this, name, N, K, aq, format, ptr, w.bytes.length, sp, sb, K);
+    return new WasmLinear(this, name, N, K, aq, format, ptr, bytes, sp, sb, K);
   }
 
   /** Repacks in chunks of rows (a multiple of 128, so FP8 scale rows line up) through a temporary copy. */
@@ -324,8 +333,18 @@ export class WasmBackend implements Backend {
       }
       return out;
     }
+    if (w.format === 'bf16') {
+      const Kb = Math.ceil(K / 8);
+      const h = new Uint16Array(u8.buffer, w.ptr, w.bytes / 2);
+      const bits = new Uint32Array(out.buffer);
+      for (let n = 0; n < N; n++) {
+        const row = (n >> 2) * Kb * 32 + (n & 3) * 8;
+        for (let k = 0; k < K; k++) bits[n * K + k] = h[row + (k >> 3) * 32 + (k & 7)]! << 16;
+      }
+      return out;
+    }
     const bytes = u8.subarray(w.ptr, w.ptr + w.bytes);
-    decodeInto(w.format === 'f32' ? 'F32' : w.format === 'bf16' ? 'BF16' : 'F8_E4M3', bytes, 0, N * K, out);
+    decodeInto(w.format === 'f32' ? 'F32' : 'F8_E4M3', bytes, 0, N * K, out);
     if (w.format === 'fp8') {
       const kb = Math.ceil(K / BLOCK);
       for (let n = 0; n < N; n++) {
@@ -502,4 +521,32 @@ export class WasmBackend implements Backend {
     out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
   }
 
+}
+
+/**
+ * Copies a row-major BF16 [N,K] weight into the tiled layout of assembly/gemv.ts at dst[ptr, ptr+bytes):
+ * row n's 16-byte block b goes to ⌊n/4⌋·Kb·64 + b·64 + (n mod 4)·16; padding is zero.
+ */
+function tileBf16(src: Uint8Array, N: number, K: number, dst: Uint8Array, ptr: number, bytes: number): void {
+  const Kb = Math.ceil(K / 8);
+  const full = K >> 3;
+  const rowBytes = K * 2;
+  const tileAt = (n: number, b: number) => ptr + (n >> 2) * Kb * 64 + b * 64 + (n & 3) * 16;
+  dst.fill(0, ptr, ptr + bytes);
+  const words = (src.byteOffset & 3) === 0 && (ptr & 3) === 0 && (K & 1) === 0;
+  const s32 = words ? new Uint32Array(src.buffer, src.byteOffset, (N * K) >> 1) : null;
+  const d32 = words ? new Uint32Array(dst.buffer, ptr, bytes >> 2) : null;
+  for (let n = 0; n < N; n++) {
+    let b = 0;
+    if (s32 && d32) {
+      // whole 16-byte blocks as four 32-bit words (rows are 4-byte aligned when K is even)
+      for (let si = (n * rowBytes) >> 2, di = (tileAt(n, 0) - ptr) >> 2; b < full; b++, si += 4, di += 16) {
+        d32[di] = s32[si]!; d32[di + 1] = s32[si + 1]!; d32[di + 2] = s32[si + 2]!; d32[di + 3] = s32[si + 3]!;
+      }
+    }
+    for (; b < Kb; b++) {
+      const s0 = n * rowBytes + b * 16;
+      dst.set(src.subarray(s0, Math.min(s0 + 16, (n + 1) * rowBytes)), tileAt(n, b));
+    }
+  }
 }

@@ -68,6 +68,17 @@ describe('wasm matmul q8 repack', () => {
   }
 });
 
+describe('wasm tiled BF16 layout', () => {
+  it('dequantize gives the stored values back exactly (rows not a multiple of four, K not of eight, odd K)', () => {
+    for (const [N, K] of [[37, 300], [5, 17], [8, 128], [6, 9]] as const) {
+      const { w } = randomWeight('BF16', N, K, rng(N * K));
+      const lw = get(0).linear('w', w);
+      assert.deepEqual(get(0).dequantize(lw), portable.dequantize(portable.linear('w', w)), `${N}×${K}`);
+      get(0).release(lw);
+    }
+  });
+});
+
 describe('wasm q8 tiled layout', () => {
   it('dequantize reads every row back within half a step of its block (rows not a multiple of four)', () => {
     for (const [N, K] of [[37, 300], [5, 17], [8, 128]] as const) {
