@@ -1,5 +1,5 @@
 import { FMT_BF16, FMT_F32, decode_fp8, fma, scalarE4m3 } from './common';
-import { bf16Addr, bf16At, bf16RowAt } from './gemv';
+import { bf16Addr, bf16At, bf16RowAt, fp8Addr } from './gemv';
 
 // ---- GEMM (M > 1): pack 8 weight rows × KC columns as [k][8] fp32, 4×8 register block ------------
 
@@ -74,15 +74,26 @@ function transpose8(r0: usize, rs: usize, kc: i32, dst: usize): void {
 }
 
 /**
- * A full 8-row FP8 panel: each row decoded with the SIMD e4m3 decoder (scales per 128 columns) into the
- * scratch half of the pack buffer, then transposed. `dst` has KC·8 floats of panel + KC·8 of scratch.
+ * A full 8-row FP8 panel: each row's 16-code blocks decoded with the SIMD e4m3 decoder (scales per 128
+ * columns) into the scratch half of the pack buffer, then transposed. `dst` has KC·8 floats of panel + KC·8
+ * of scratch. k0 is a multiple of 128; a last partial block is decoded code by code.
  */
 function packPanelFp8(w: usize, sc: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
   const kb = (K + 127) >> 7;
   const tmp = dst + (<usize>KC << 5);
+  const kc16 = kc & ~15;
   for (let r = 0; r < 8; r++) {
     const nn = n + r;
-    decode_fp8(w + <usize>nn * <usize>K + <usize>k0, tmp + (<usize>(r * kc) << 2), kc, sc + (<usize>((nn >> 7) * kb + (k0 >> 7)) << 2));
+    const srow = sc + (<usize>((nn >> 7) * kb) << 2);
+    const out = tmp + (<usize>(r * kc) << 2);
+    for (let k = 0; k < kc16; k += 16) {
+      const kg = k0 + k;
+      decode_fp8(fp8Addr(w, K, nn, kg), out + (<usize>k << 2), 16, srow + (<usize>(kg >> 7) << 2));
+    }
+    for (let k = kc16; k < kc; k++) {
+      const kg = k0 + k;
+      store<f32>(out + (<usize>k << 2), scalarE4m3(load<u8>(fp8Addr(w, K, nn, kg))) * load<f32>(srow + (<usize>(kg >> 7) << 2)));
+    }
   }
   transpose8(tmp, <usize>kc << 2, kc, dst);
 }
@@ -111,7 +122,7 @@ function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i3
         const kg = k0 + k;
         const end = min(kc, k + 128 - (kg & 127));
         const s = load<f32>(srow + (<usize>(kg >> 7) << 2));
-        for (; k < end; k++) store<f32>(d + (<usize>k << 5), scalarE4m3(load<u8>(w + row + <usize>k)) * s);
+        for (; k < end; k++) store<f32>(d + (<usize>k << 5), scalarE4m3(load<u8>(fp8Addr(w, K, nn, k0 + k))) * s);
       }
     }
   }

@@ -113,13 +113,22 @@ function bf16Row(w: usize, x: usize, y: usize, K: i32, n: i32): void {
   return fma(fp8Fast(lane3(b)), x3, a);
 }
 
+// FP8 weights are tiled the same way in 16-code blocks (64 bytes per tile-block, row r's codes at +16r).
+
+/** Byte offset of row n's first block in a tiled FP8 matrix of K columns. */
+@inline export function fp8RowAt(n: i32, K: i32): usize { return <usize>(n >> 2) * (<usize>((K + 15) >> 4) << 6) + (<usize>(n & 3) << 4); }
+/** Address of the code of element (n, k) of a tiled FP8 matrix. */
+@inline export function fp8Addr(w: usize, K: i32, n: i32, k: i32): usize {
+  return w + fp8RowAt(n, K) + (<usize>(k >> 4) << 6) + <usize>(k & 15);
+}
+
 /** FP8 rows with 128×128 block scales `sc` [ceil(N/128), ceil(K/128)]: partial sums per 128 columns. */
 export function gemv_fp8(w: usize, sc: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32): void {
-  const rb = <usize>K;
   const kb = (K + 127) >> 7;
   let n = n0;
+  for (; n < n1 && (n & 3) != 0; n++) fp8Row(w, sc, x, y, K, n);
   for (; n + 4 <= n1; n += 4) { // 4 | 128, so the four rows share one scale row
-    const r0 = w + <usize>n * rb, r1 = r0 + rb, r2 = r1 + rb, r3 = r2 + rb;
+    const t = w + fp8RowAt(n, K);
     const srow = sc + (<usize>((n >> 7) * kb) << 2);
     let t0 = f32x4.splat(0), t1 = t0, t2 = t0, t3 = t0;
     for (let b = 0; b < kb; b++) {
@@ -129,18 +138,21 @@ export function gemv_fp8(w: usize, sc: usize, x: usize, y: usize, K: i32, n0: i3
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
       for (let k = k0; k < k16; k += 16) {
         const xp = x + (<usize>k << 2);
+        const p = t + (<usize>k << 2); // block k/16 at 64 bytes each
         const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-        a0 = fp8Dot16(r0 + <usize>k, x0, x1, x2, x3, a0);
-        a1 = fp8Dot16(r1 + <usize>k, x0, x1, x2, x3, a1);
-        a2 = fp8Dot16(r2 + <usize>k, x0, x1, x2, x3, a2);
-        a3 = fp8Dot16(r3 + <usize>k, x0, x1, x2, x3, a3);
+        a0 = fp8Dot16(p, x0, x1, x2, x3, a0);
+        a1 = fp8Dot16(p + 16, x0, x1, x2, x3, a1);
+        a2 = fp8Dot16(p + 32, x0, x1, x2, x3, a2);
+        a3 = fp8Dot16(p + 48, x0, x1, x2, x3, a3);
       }
       if (k16 < k1) {
         let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
+        const p = t + (<usize>k16 << 2);
         for (let k = k16; k < k1; k++) {
           const xv = load<f32>(x + (<usize>k << 2));
-          s0 += xv * scalarE4m3(load<u8>(r0 + <usize>k)); s1 += xv * scalarE4m3(load<u8>(r1 + <usize>k));
-          s2 += xv * scalarE4m3(load<u8>(r2 + <usize>k)); s3 += xv * scalarE4m3(load<u8>(r3 + <usize>k));
+          const c = p + <usize>(k & 15);
+          s0 += xv * scalarE4m3(load<u8>(c)); s1 += xv * scalarE4m3(load<u8>(c + 16));
+          s2 += xv * scalarE4m3(load<u8>(c + 32)); s3 += xv * scalarE4m3(load<u8>(c + 48));
         }
         a0 = f32x4.replace_lane(a0, 0, f32x4.extract_lane(a0, 0) + s0);
         a1 = f32x4.replace_lane(a1, 0, f32x4.extract_lane(a1, 0) + s1);
@@ -154,24 +166,27 @@ export function gemv_fp8(w: usize, sc: usize, x: usize, y: usize, K: i32, n0: i3
     const yo = y + (<usize>n << 2);
     store<f32>(yo, hsum(t0)); store<f32>(yo, hsum(t1), 4); store<f32>(yo, hsum(t2), 8); store<f32>(yo, hsum(t3), 12);
   }
-  for (; n < n1; n++) {
-    const r = w + <usize>n * rb;
-    const srow = sc + (<usize>((n >> 7) * kb) << 2);
-    let tot: f32 = 0;
-    for (let b = 0; b < kb; b++) {
-      const k0 = b << 7;
-      const k1 = min(k0 + 128, K);
-      let a = f32x4.splat(0);
-      let k = k0;
-      for (; k + 16 <= k1; k += 16) {
-        const xp = x + (<usize>k << 2);
-        a = fp8Dot16(r + <usize>k, v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), a);
-      }
-      let s = hsum(a);
-      for (; k < k1; k++) s += load<f32>(x + (<usize>k << 2)) * scalarE4m3(load<u8>(r + <usize>k));
-      tot += s * load<f32>(srow + (<usize>b << 2));
-    }
-    store<f32>(y + (<usize>n << 2), tot);
-  }
+  for (; n < n1; n++) fp8Row(w, sc, x, y, K, n);
 }
 
+/** One row of gemv_fp8 (rows outside whole tiles of a range). */
+function fp8Row(w: usize, sc: usize, x: usize, y: usize, K: i32, n: i32): void {
+  const kb = (K + 127) >> 7;
+  const r = w + fp8RowAt(n, K);
+  const srow = sc + (<usize>((n >> 7) * kb) << 2);
+  let tot: f32 = 0;
+  for (let b = 0; b < kb; b++) {
+    const k0 = b << 7;
+    const k1 = min(k0 + 128, K);
+    let a = f32x4.splat(0);
+    let k = k0;
+    for (; k + 16 <= k1; k += 16) {
+      const xp = x + (<usize>k << 2);
+      a = fp8Dot16(r + (<usize>k << 2), v128.load(xp), v128.load(xp, 16), v128.load(xp, 32), v128.load(xp, 48), a);
+    }
+    let s = hsum(a);
+    for (; k < k1; k++) s += load<f32>(x + (<usize>k << 2)) * scalarE4m3(load<u8>(r + ((<usize>k >> 4) << 6) + <usize>(k & 15)));
+    tot += s * load<f32>(srow + (<usize>b << 2));
+  }
+  store<f32>(y + (<usize>n << 2), tot);
+}

@@ -194,11 +194,12 @@ export class WasmBackend implements Backend {
     }
     const format: Format = w.dtype === 'F32' ? 'f32' : w.dtype === 'BF16' ? 'bf16' : 'fp8';
     let ptr: number, bytes: number;
-    if (format === 'bf16') {
-      // tiles of four rows interleaved by 8-value blocks (assembly/gemv.ts)
-      bytes = Math.ceil(N / 4) * Math.ceil(K / 8) * 64;
+    if (format !== 'f32') {
+      // tiles of four rows interleaved by 16-byte blocks (8 BF16 values or 16 FP8 codes; assembly/gemv.ts)
+      const rowBytes = format === 'bf16' ? K * 2 : K;
+      bytes = Math.ceil(N / 4) * Math.ceil(rowBytes / 16) * 64;
       ptr = this.arena.alloc(bytes, name);
-      tileBf16(w.bytes, N, K, this.u8, ptr, bytes);
+      tileRows(w.bytes, N, rowBytes, this.u8, ptr, bytes);
     } else {
       bytes = w.bytes.length;
       ptr = this.arena.alloc(bytes, name);
@@ -333,18 +334,22 @@ export class WasmBackend implements Backend {
       }
       return out;
     }
-    if (w.format === 'bf16') {
-      const Kb = Math.ceil(K / 8);
-      const h = new Uint16Array(u8.buffer, w.ptr, w.bytes / 2);
-      const bits = new Uint32Array(out.buffer);
-      for (let n = 0; n < N; n++) {
-        const row = (n >> 2) * Kb * 32 + (n & 3) * 8;
-        for (let k = 0; k < K; k++) bits[n * K + k] = h[row + (k >> 3) * 32 + (k & 7)]! << 16;
-      }
+    if (w.format === 'f32') {
+      out.set(new Float32Array(u8.buffer, w.ptr, N * K));
       return out;
     }
-    const bytes = u8.subarray(w.ptr, w.ptr + w.bytes);
-    decodeInto(w.format === 'f32' ? 'F32' : 'F8_E4M3', bytes, 0, N * K, out);
+    // tiled BF16 / FP8 (assembly/gemv.ts): back to row-major bytes, then decoded as stored
+    const rowBytes = w.format === 'bf16' ? K * 2 : K;
+    const Kb = Math.ceil(rowBytes / 16);
+    const rows = new Uint8Array(N * rowBytes);
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b < Kb; b++) {
+        const src = w.ptr + (n >> 2) * Kb * 64 + b * 64 + (n & 3) * 16;
+        const len = Math.min(16, rowBytes - b * 16);
+        rows.set(u8.subarray(src, src + len), n * rowBytes + b * 16);
+      }
+    }
+    decodeInto(w.format === 'bf16' ? 'BF16' : 'F8_E4M3', rows, 0, N * K, out);
     if (w.format === 'fp8') {
       const kb = Math.ceil(K / BLOCK);
       for (let n = 0; n < N; n++) {
@@ -524,22 +529,21 @@ export class WasmBackend implements Backend {
 }
 
 /**
- * Copies a row-major BF16 [N,K] weight into the tiled layout of assembly/gemv.ts at dst[ptr, ptr+bytes):
- * row n's 16-byte block b goes to ⌊n/4⌋·Kb·64 + b·64 + (n mod 4)·16; padding is zero.
+ * Copies a row-major [N, rowBytes] weight into the tiled layout of assembly/gemv.ts at dst[ptr, ptr+bytes):
+ * row n's 16-byte block b goes to ⌊n/4⌋·Kb·64 + b·64 + (n mod 4)·16 (Kb = ⌈rowBytes/16⌉); padding is zero.
  */
-function tileBf16(src: Uint8Array, N: number, K: number, dst: Uint8Array, ptr: number, bytes: number): void {
-  const Kb = Math.ceil(K / 8);
-  const full = K >> 3;
-  const rowBytes = K * 2;
+function tileRows(src: Uint8Array, N: number, rowBytes: number, dst: Uint8Array, ptr: number, bytes: number): void {
+  const Kb = Math.ceil(rowBytes / 16);
+  const full = rowBytes >> 4;
   const tileAt = (n: number, b: number) => ptr + (n >> 2) * Kb * 64 + b * 64 + (n & 3) * 16;
   dst.fill(0, ptr, ptr + bytes);
-  const words = (src.byteOffset & 3) === 0 && (ptr & 3) === 0 && (K & 1) === 0;
-  const s32 = words ? new Uint32Array(src.buffer, src.byteOffset, (N * K) >> 1) : null;
+  const words = (src.byteOffset & 3) === 0 && (ptr & 3) === 0 && (rowBytes & 3) === 0;
+  const s32 = words ? new Uint32Array(src.buffer, src.byteOffset, (N * rowBytes) >> 2) : null;
   const d32 = words ? new Uint32Array(dst.buffer, ptr, bytes >> 2) : null;
   for (let n = 0; n < N; n++) {
     let b = 0;
     if (s32 && d32) {
-      // whole 16-byte blocks as four 32-bit words (rows are 4-byte aligned when K is even)
+      // whole 16-byte blocks as four 32-bit words (every row starts 4-byte aligned)
       for (let si = (n * rowBytes) >> 2, di = (tileAt(n, 0) - ptr) >> 2; b < full; b++, si += 4, di += 16) {
         d32[di] = s32[si]!; d32[di + 1] = s32[si + 1]!; d32[di + 2] = s32[si + 2]!; d32[di + 3] = s32[si + 3]!;
       }

@@ -68,13 +68,15 @@ describe('wasm matmul q8 repack', () => {
   }
 });
 
-describe('wasm tiled BF16 layout', () => {
-  it('dequantize gives the stored values back exactly (rows not a multiple of four, K not of eight, odd K)', () => {
-    for (const [N, K] of [[37, 300], [5, 17], [8, 128], [6, 9]] as const) {
-      const { w } = randomWeight('BF16', N, K, rng(N * K));
-      const lw = get(0).linear('w', w);
-      assert.deepEqual(get(0).dequantize(lw), portable.dequantize(portable.linear('w', w)), `${N}×${K}`);
-      get(0).release(lw);
+describe('wasm tiled BF16 / FP8 layout', () => {
+  it('dequantize gives the stored values back exactly (rows not a multiple of four, K not of the block, odd K)', () => {
+    for (const dtype of ['BF16', 'F8_E4M3'] as const) {
+      for (const [N, K] of [[37, 300], [5, 17], [8, 128], [6, 9], [130, 259]] as const) {
+        const { w, s } = randomWeight(dtype, N, K, rng(N * K));
+        const lw = get(0).linear('w', w, s);
+        assert.deepEqual(get(0).dequantize(lw), portable.dequantize(portable.linear('w', w, s)), `${dtype} ${N}×${K}`);
+        get(0).release(lw);
+      }
     }
   });
 });
