@@ -4,6 +4,8 @@
 export const FMT_F32: i32 = 0;
 export const FMT_BF16: i32 = 1;
 export const FMT_FP8: i32 = 2;
+/** Row-major f32 (not tiled): the training GEMM's operands, written fresh for every call (src/train/wasm-gemm.ts). */
+export const FMT_F32_ROWS: i32 = 3;
 export const QB: i32 = 32; // q8 block
 
 /** a·b + c: one fused multiply-add in the relaxed-SIMD build, a multiply and an add in the baseline one. */

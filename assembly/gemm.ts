@@ -1,5 +1,5 @@
-import { FMT_BF16, FMT_F32, decode_fp8, fma, scalarE4m3 } from './common';
-import { bf16Addr, bf16At, bf16RowAt, fp8Addr } from './gemv';
+import { FMT_BF16, FMT_F32, FMT_F32_ROWS, decode_fp8, fma, scalarE4m3 } from './common';
+import { bf16Addr, bf16At, bf16RowAt, f32Addr, f32RowAt, fp8Addr } from './gemv';
 
 // ---- GEMM (M > 1): pack 8 weight rows × KC columns as [k][8] fp32, 4×8 register block ------------
 
@@ -54,12 +54,22 @@ function packPanelBf16(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): 
   }
 }
 
-/** A full 8-row f32 panel in SIMD: 4 k at a time, transposed into the k-major layout. */
+/** A full 8-row f32 panel in SIMD (two whole tiles, gemv.ts): 4 k at a time, transposed into the k-major layout. */
 function packPanelF32(w: usize, K: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
-  transpose8(w + ((<usize>n * <usize>K + <usize>k0) << 2), <usize>K << 2, kc, dst);
+  const ta = w + f32RowAt(n, K) + (<usize>(k0 >> 2) << 6), tb = w + f32RowAt(n + 4, K) + (<usize>(k0 >> 2) << 6);
+  let k = 0;
+  for (; k + 4 <= kc; k += 4) {
+    const o = <usize>k << 4;
+    const d = dst + (<usize>k << 5);
+    store4x4T(v128.load(ta + o), v128.load(ta + o, 16), v128.load(ta + o, 32), v128.load(ta + o, 48), d);
+    store4x4T(v128.load(tb + o), v128.load(tb + o, 16), v128.load(tb + o, 32), v128.load(tb + o, 48), d + 16);
+  }
+  for (; k < kc; k++) {
+    for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>r << 2) + (<usize>k << 5), load<f32>(f32Addr(w, K, n + r, k0 + k)));
+  }
 }
 
-/** 8 f32 rows of kc values (row stride rs bytes) into the k-major panel. */
+/** 8 row-major f32 rows of kc values (row stride rs bytes; the FP8 panel's decoded rows) into the k-major panel. */
 function transpose8(r0: usize, rs: usize, kc: i32, dst: usize): void {
   let k = 0;
   for (; k + 4 <= kc; k += 4) {
@@ -98,7 +108,19 @@ function packPanelFp8(w: usize, sc: usize, K: i32, n: i32, k0: i32, kc: i32, dst
   transpose8(tmp, <usize>kc << 2, kc, dst);
 }
 
+/** 8 row-major f32 rows (FMT_F32_ROWS), zero rows past N. */
+function packPanelRows(w: usize, K: i32, N: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  const rs = <usize>K << 2;
+  const r0 = w + ((<usize>n * <usize>K + <usize>k0) << 2);
+  if (n + 8 <= N) { transpose8(r0, rs, kc, dst); return; }
+  for (let r = 0; r < 8; r++) {
+    const d = dst + (<usize>r << 2);
+    for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), n + r < N ? load<f32>(r0 + <usize>r * rs + (<usize>k << 2)) : 0);
+  }
+}
+
 function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i32, kc: i32, dst: usize): void {
+  if (fmt == FMT_F32_ROWS) { packPanelRows(w, K, N, n, k0, kc, dst); return; }
   if (fmt == FMT_BF16 && n + 8 <= N) { packPanelBf16(w, K, n, k0, kc, dst); return; }
   if (fmt == FMT_F32 && n + 8 <= N) { packPanelF32(w, K, n, k0, kc, dst); return; }
   if (fmt != FMT_BF16 && fmt != FMT_F32 && n + 8 <= N) { packPanelFp8(w, sc, K, n, k0, kc, dst); return; }
@@ -110,10 +132,9 @@ function packPanel(fmt: i32, w: usize, sc: usize, K: i32, N: i32, n: i32, k0: i3
       for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), 0);
       continue;
     }
-    const row = <usize>nn * <usize>K + <usize>k0;
     // one loop per format (no per-element dispatch); FP8 scales hoisted per 128 columns
     if (fmt == FMT_F32) {
-      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), load<f32>(w + ((row + <usize>k) << 2)));
+      for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), load<f32>(f32Addr(w, K, nn, k0 + k)));
     } else if (fmt == FMT_BF16) {
       for (let k = 0; k < kc; k++) store<f32>(d + (<usize>k << 5), bf16At(bf16Addr(w, K, nn, k0 + k)));
     } else {

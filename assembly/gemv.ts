@@ -1,41 +1,56 @@
 import { FMT_BF16, FMT_F32, anyLowExp, fma, fp8Exact, fp8Fast, hsum, lane0, lane1, lane2, lane3, scalarE4m3 } from './common';
 
-// ---- GEMV (M = 1): four row streams at a time, bandwidth bound ---------------------------------
+// ---- GEMV (M = 1): one tile of four rows at a time, bandwidth bound -------------------------------
+
+// Weights of every format live in tiles of four rows interleaved by 16-byte blocks (4 f32, 8 BF16 or
+// 16 FP8 values; 64 bytes per tile-block, row r's 16 bytes at +16r), like q8 (q8.ts): a GEMV then reads
+// one contiguous stream per tile instead of four row streams — measured from DRAM on one thread: BF16
+// 8.7 → 11.9 G weights/s, q8 12 → 22. Rows are allocated to a multiple of four (rows past N never read),
+// the last block of a row is zero-padded. The backend copies weights into this layout at load.
+
+/** Byte offset of row n's first block in a tiled f32 matrix of K columns. */
+@inline export function f32RowAt(n: i32, K: i32): usize { return <usize>(n >> 2) * (<usize>((K + 3) >> 2) << 6) + (<usize>(n & 3) << 4); }
+/** Address of element (n, k) of a tiled f32 matrix. */
+@inline export function f32Addr(w: usize, K: i32, n: i32, k: i32): usize {
+  return w + f32RowAt(n, K) + (<usize>(k >> 2) << 6) + (<usize>(k & 3) << 2);
+}
 
 export function gemv_f32(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32): void {
-  const rb = <usize>K << 2;
   const K4 = K & ~3;
   let n = n0;
+  for (; n < n1 && (n & 3) != 0; n++) f32Row(w, x, y, K, n);
   for (; n + 4 <= n1; n += 4) {
-    const r0 = w + <usize>n * rb, r1 = r0 + rb, r2 = r1 + rb, r3 = r2 + rb;
+    let p = w + f32RowAt(n, K);
     let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (let k = 0; k < K4; k += 4) {
-      const o = <usize>k << 2;
-      const xv = v128.load(x + o);
+    for (let k = 0; k < K4; k += 4, p += 64) {
+      const xv = v128.load(x + (<usize>k << 2));
       // multiply + add, not fma: see bf16Dot
-      a0 = f32x4.add(a0, f32x4.mul(v128.load(r0 + o), xv));
-      a1 = f32x4.add(a1, f32x4.mul(v128.load(r1 + o), xv));
-      a2 = f32x4.add(a2, f32x4.mul(v128.load(r2 + o), xv));
-      a3 = f32x4.add(a3, f32x4.mul(v128.load(r3 + o), xv));
+      a0 = f32x4.add(a0, f32x4.mul(v128.load(p), xv));
+      a1 = f32x4.add(a1, f32x4.mul(v128.load(p, 16), xv));
+      a2 = f32x4.add(a2, f32x4.mul(v128.load(p, 32), xv));
+      a3 = f32x4.add(a3, f32x4.mul(v128.load(p, 48), xv));
     }
     let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
     for (let k = K4; k < K; k++) {
-      const o = <usize>k << 2;
-      const xv = load<f32>(x + o);
-      s0 += xv * load<f32>(r0 + o); s1 += xv * load<f32>(r1 + o);
-      s2 += xv * load<f32>(r2 + o); s3 += xv * load<f32>(r3 + o);
+      const xv = load<f32>(x + (<usize>k << 2)), o = p + (<usize>(k & 3) << 2);
+      s0 += xv * load<f32>(o); s1 += xv * load<f32>(o, 16);
+      s2 += xv * load<f32>(o, 32); s3 += xv * load<f32>(o, 48);
     }
     const yo = y + (<usize>n << 2);
     store<f32>(yo, s0); store<f32>(yo, s1, 4); store<f32>(yo, s2, 8); store<f32>(yo, s3, 12);
   }
-  for (; n < n1; n++) {
-    const r = w + <usize>n * rb;
-    let a = f32x4.splat(0);
-    for (let k = 0; k < K4; k += 4) a = fma(v128.load(r + (<usize>k << 2)), v128.load(x + (<usize>k << 2)), a);
-    let s = hsum(a);
-    for (let k = K4; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(r + (<usize>k << 2));
-    store<f32>(y + (<usize>n << 2), s);
-  }
+  for (; n < n1; n++) f32Row(w, x, y, K, n);
+}
+
+/** One row of gemv_f32 (rows outside whole tiles of a range). */
+function f32Row(w: usize, x: usize, y: usize, K: i32, n: i32): void {
+  const K4 = K & ~3;
+  let p = w + f32RowAt(n, K);
+  let a = f32x4.splat(0);
+  for (let k = 0; k < K4; k += 4, p += 64) a = fma(v128.load(p), v128.load(x + (<usize>k << 2)), a);
+  let s = hsum(a);
+  for (let k = K4; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(p + (<usize>(k & 3) << 2));
+  store<f32>(y + (<usize>n << 2), s);
 }
 
 // bf16 → f32 is a 16-bit shift: of 8 stored values, `shl 16` yields the even ones and `and 0xffff0000`
@@ -49,10 +64,6 @@ export function gemv_f32(w: usize, x: usize, y: usize, K: i32, n0: i32, n1: i32)
 
 @inline export function bf16At(p: usize): f32 { return reinterpret<f32>(<u32>load<u16>(p) << 16); }
 
-// BF16 weights live in tiles of four rows interleaved by blocks of 8 values (64 bytes per tile-block,
-// row r's 16 bytes at +16r), like q8 (q8.ts): a GEMV reads one contiguous stream per tile instead of
-// four row streams — measured 8.7 → 11.9 G weights/s from DRAM on one thread. Kb = ⌈K/8⌉ blocks per
-// row (the last one zero-padded); rows allocated to a multiple of four, rows past N never read.
 
 /** Byte offset of row n's first block in a tiled BF16 matrix of K columns. */
 @inline export function bf16RowAt(n: i32, K: i32): usize { return <usize>(n >> 2) * (<usize>((K + 7) >> 3) << 6) + (<usize>(n & 3) << 4); }
@@ -113,7 +124,6 @@ function bf16Row(w: usize, x: usize, y: usize, K: i32, n: i32): void {
   return fma(fp8Fast(lane3(b)), x3, a);
 }
 
-// FP8 weights are tiled the same way in 16-code blocks (64 bytes per tile-block, row r's codes at +16r).
 
 /** Byte offset of row n's first block in a tiled FP8 matrix of K columns. */
 @inline export function fp8RowAt(n: i32, K: i32): usize { return <usize>(n >> 2) * (<usize>((K + 15) >> 4) << 6) + (<usize>(n & 3) << 4); }

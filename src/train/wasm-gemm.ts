@@ -12,7 +12,7 @@ import type { GemmFn } from './autograd/gemm.js';
 const KC = 256; // the kernel's K block (assembly/gemm.ts)
 /** bytes of `pack` per thread: a KC×8 f32 weight panel plus as much decode scratch (the kernel's contract) */
 const PACK_BYTES = 2 * KC * 8 * 4;
-const FMT_F32 = 0;
+const FMT_F32_ROWS = 3; // row-major f32 operands (assembly/common.ts), not the tiled weight layout
 
 export interface WasmGemmOptions {
   /** threads per call, this one included (default min(2, cores)) */
@@ -84,7 +84,7 @@ export class WasmGemm {
     const parts: number[][] = [];
     const chunk = Math.ceil(N / th / 8) * 8;
     for (let n0 = 0, t = 0; n0 < N; n0 += chunk, t++) {
-      parts.push([FMT_F32, bp, 0, ap, yp, M, N, K, n0, Math.min(N, n0 + chunk), pk + t * PACK_BYTES]);
+      parts.push([FMT_F32_ROWS, bp, 0, ap, yp, M, N, K, n0, Math.min(N, n0 + chunk), pk + t * PACK_BYTES]);
     }
     this.pool.run('gemm', parts);
     const y = f.subarray(yp >> 2, (yp >> 2) + M * N);

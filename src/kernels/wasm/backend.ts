@@ -186,25 +186,19 @@ export class WasmBackend implements Backend {
     const [N, K] = w.shape as [number, number];
     const aq = actQuant && w.dtype === 'F8_E4M3';
     if (this.weights === 'q8' && !opts.exact) return this.linearQ8(name, w, scales, N, K, aq);
+    // rare in these checkpoints: F16 is widened once to f32 (exact)
+    let src = w.bytes;
     if (w.dtype === 'F16') {
-      // rare in these checkpoints: widened once to f32 (exact)
-      const ptr = this.arena.alloc(N * K * 4, name);
-      decodeInto('F16', w.bytes, 0, N * K, this.f32, ptr >> 2);
-      return new WasmLinear(this, name, N, K, aq, 'f32', ptr, N * K * 4, 0, 0, K);
+      const wide = new Float32Array(N * K);
+      decodeInto('F16', w.bytes, 0, N * K, wide);
+      src = new Uint8Array(wide.buffer);
     }
-    const format: Format = w.dtype === 'F32' ? 'f32' : w.dtype === 'BF16' ? 'bf16' : 'fp8';
-    let ptr: number, bytes: number;
-    if (format !== 'f32') {
-      // tiles of four rows interleaved by 16-byte blocks (8 BF16 values or 16 FP8 codes; assembly/gemv.ts)
-      const rowBytes = format === 'bf16' ? K * 2 : K;
-      bytes = Math.ceil(N / 4) * Math.ceil(rowBytes / 16) * 64;
-      ptr = this.arena.alloc(bytes, name);
-      tileRows(w.bytes, N, rowBytes, this.u8, ptr, bytes);
-    } else {
-      bytes = w.bytes.length;
-      ptr = this.arena.alloc(bytes, name);
-      this.u8.set(w.bytes, ptr);
-    }
+    const format: Format = w.dtype === 'F32' || w.dtype === 'F16' ? 'f32' : w.dtype === 'BF16' ? 'bf16' : 'fp8';
+    // tiles of four rows interleaved by 16-byte blocks (4 f32, 8 BF16 or 16 FP8 values; assembly/gemv.ts)
+    const rowBytes = K * (format === 'f32' ? 4 : format === 'bf16' ? 2 : 1);
+    const bytes = Math.ceil(N / 4) * Math.ceil(rowBytes / 16) * 64;
+    const ptr = this.arena.alloc(bytes, name);
+    tileRows(src, N, rowBytes, this.u8, ptr, bytes);
     let sp = 0;
     let sb = 0;
     if (scales) {
@@ -334,12 +328,8 @@ export class WasmBackend implements Backend {
       }
       return out;
     }
-    if (w.format === 'f32') {
-      out.set(new Float32Array(u8.buffer, w.ptr, N * K));
-      return out;
-    }
-    // tiled BF16 / FP8 (assembly/gemv.ts): back to row-major bytes, then decoded as stored
-    const rowBytes = w.format === 'bf16' ? K * 2 : K;
+    // tiled (assembly/gemv.ts): back to row-major bytes, then decoded as stored
+    const rowBytes = K * (w.format === 'f32' ? 4 : w.format === 'bf16' ? 2 : 1);
     const Kb = Math.ceil(rowBytes / 16);
     const rows = new Uint8Array(N * rowBytes);
     for (let n = 0; n < N; n++) {
@@ -349,7 +339,7 @@ export class WasmBackend implements Backend {
         rows.set(u8.subarray(src, src + len), n * rowBytes + b * 16);
       }
     }
-    decodeInto(w.format === 'bf16' ? 'BF16' : 'F8_E4M3', rows, 0, N * K, out);
+    decodeInto(w.format === 'f32' ? 'F32' : w.format === 'bf16' ? 'BF16' : 'F8_E4M3', rows, 0, N * K, out);
     if (w.format === 'fp8') {
       const kb = Math.ceil(K / BLOCK);
       for (let n = 0; n < N; n++) {

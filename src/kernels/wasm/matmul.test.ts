@@ -68,9 +68,9 @@ describe('wasm matmul q8 repack', () => {
   }
 });
 
-describe('wasm tiled BF16 / FP8 layout', () => {
+describe('wasm tiled weight layout', () => {
   it('dequantize gives the stored values back exactly (rows not a multiple of four, K not of the block, odd K)', () => {
-    for (const dtype of ['BF16', 'F8_E4M3'] as const) {
+    for (const dtype of ['F32', 'F16', 'BF16', 'F8_E4M3'] as const) {
       for (const [N, K] of [[37, 300], [5, 17], [8, 128], [6, 9], [130, 259]] as const) {
         const { w, s } = randomWeight(dtype, N, K, rng(N * K));
         const lw = get(0).linear('w', w, s);
