@@ -12,13 +12,17 @@ export class TopkWork {
   cand = new Int32Array(0);
   readonly hist = new Int32Array(BINS);
   /** the last scores array's bits (the caller's workspace array is usually the same each step) */
-  view: { of: Float32Array; bits: Uint32Array } | null = null;
+  view: { of: Float32Array; bits: Int32Array } | null = null;
 }
 
-/** Order-preserving u32 of an f32 (−0 folded onto +0, so it ties with 0 like a comparison does). */
+/**
+ * Order-preserving u32 of an f32's bits (as int32): negative values have every bit flipped, the others
+ * only the sign, without a branch on the sign (random signs would mispredict). −0 is folded onto +0 so
+ * it ties with 0 like a comparison does (a branch that is almost never taken).
+ */
 function keyOf(bits: number): number {
-  if (bits === 0x80000000) return 0x80000000;
-  return (bits & 0x80000000) !== 0 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+  const u = (bits ^ ((bits >> 31) | 0x80000000)) >>> 0;
+  return bits === -0x80000000 ? 0x80000000 : u;
 }
 
 export function topkSelect(scores: Float32Array, n: number, k: number, out: Int32Array, work = new TopkWork()): number {
@@ -29,7 +33,7 @@ export function topkSelect(scores: Float32Array, n: number, k: number, out: Int3
     return n;
   }
   if (work.keys.length < n) { work.keys = new Uint32Array(n); work.cand = new Int32Array(n); }
-  if (work.view?.of !== scores) work.view = { of: scores, bits: new Uint32Array(scores.buffer, scores.byteOffset, scores.length) };
+  if (work.view?.of !== scores) work.view = { of: scores, bits: new Int32Array(scores.buffer, scores.byteOffset, scores.length) };
   const bits = work.view.bits;
   const keys = work.keys, cand = work.cand, hist = work.hist;
   // pass 1: keys and a histogram of their top bits over all n
