@@ -16,7 +16,24 @@ import { weightAt } from './gemm';
 /** Quantises K floats at xr into int8 blocks of 32 (zero-padded to Kp): codes qStride, scales sStride bytes apart per block. */
 @inline function quantRow(xr: usize, K: i32, Kp: i32, q: usize, qStride: usize, s: usize, sStride: usize): void {
   const nb = Kp / QB;
-  for (let b = 0; b < nb; b++) {
+  const full = K / QB;
+  // whole blocks four lanes at a time: the same f32 max, scale, reciprocal and rounding as the scalar loop
+  for (let b = 0; b < full; b++) {
+    const xb = xr + (<usize>b << 7);
+    const v0 = v128.load(xb), v1 = v128.load(xb, 16), v2 = v128.load(xb, 32), v3 = v128.load(xb, 48);
+    const v4 = v128.load(xb, 64), v5 = v128.load(xb, 80), v6 = v128.load(xb, 96), v7 = v128.load(xb, 112);
+    let m = f32x4.max(f32x4.max(f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), f32x4.max(f32x4.abs(v2), f32x4.abs(v3))),
+      f32x4.max(f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), f32x4.max(f32x4.abs(v6), f32x4.abs(v7))));
+    const amax = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    const d: f32 = amax / 127;
+    const inv: f32 = d > 0 ? 1 / d : 0;
+    store<f32>(s + <usize>b * sStride, d);
+    const iv = f32x4.splat(inv);
+    const qb = q + <usize>b * qStride;
+    v128.store(qb, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(qi(v0, iv), qi(v1, iv)), i16x8.narrow_i32x4_s(qi(v2, iv), qi(v3, iv))));
+    v128.store(qb, i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(qi(v4, iv), qi(v5, iv)), i16x8.narrow_i32x4_s(qi(v6, iv), qi(v7, iv))), 16);
+  }
+  for (let b = full; b < nb; b++) {
     const k0 = b * QB;
     const k1 = min(k0 + QB, K);
     let amax: f32 = 0;
@@ -31,6 +48,9 @@ import { weightAt } from './gemm';
     }
   }
 }
+
+/** round(v·inv) as int32 lanes (|v·inv| ≤ 127, so the narrowing that follows never saturates). */
+@inline function qi(v: v128, inv: v128): v128 { return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, inv))); }
 
 /** Quantises rows [m0,m1) of x[M,K] to int8 blocks of 32 (rows padded with zeros to Kp), rows contiguous. */
 export function quant_q8(x: usize, K: i32, Kp: i32, q: usize, s: usize, m0: i32, m1: i32): void {

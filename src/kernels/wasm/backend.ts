@@ -435,7 +435,8 @@ export class WasmBackend implements Backend {
     const f32 = this.f32;
     f32.set(gate.subarray(0, n), gp >> 2);
     f32.set(up.subarray(0, n), up2 >> 2);
-    this.pool.run('swiglu', this.split(n, this.threadsFor(n * 64), 4, (a, b) => [gp, up2, a, b]));
+    // a decode token's n (~10³) takes a microsecond: a second thread only pays for itself on prefill rows
+    this.pool.run('swiglu', this.split(n, n >= 1 << 16 ? this.threads : 1, 4, (a, b) => [gp, up2, a, b]));
     gate.set(this.f32.subarray(gp >> 2, (gp >> 2) + n));
     return gate;
   }
