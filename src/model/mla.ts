@@ -25,10 +25,12 @@ export function autoPath(S: number, P: number): 'mha' | 'absorbed' {
 }
 
 export class MLA {
+  /** q_a_proj and kv_a_proj_with_mqa stacked (one product of x); null: loaded apart as wqA / wkvA */
+  readonly wqkvA: Linear | null;
   readonly wqA: Linear | null;
   readonly qNorm: Float32Array | null;
   readonly wqB: Linear; // q_b_proj, or q_proj when q_lora_rank is null
-  readonly wkvA: Linear;
+  readonly wkvA: Linear | null;
   readonly kvNorm: Float32Array;
   readonly wkvB: Linear;
   readonly wo: Linear;
@@ -41,8 +43,12 @@ export class MLA {
   constructor(ld: WeightLoader, prefix: string, readonly cfg: ModelConfig, readonly rope: Rope, private readonly ws: Workspace) {
     const H = cfg.numHeads;
     const dqk = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
+    // q_a_proj and kv_a_proj_with_mqa read the same input: one stacked product when they stack exactly
+    this.wqkvA = cfg.qLoraRank !== null
+      ? ld.linearStacked([`${prefix}.q_a_proj`, `${prefix}.kv_a_proj_with_mqa`], [cfg.qLoraRank, cfg.kvLoraRank + cfg.qkRopeHeadDim], cfg.hiddenSize)
+      : null;
     if (cfg.qLoraRank !== null) {
-      this.wqA = ld.linear(`${prefix}.q_a_proj`, cfg.qLoraRank, cfg.hiddenSize);
+      this.wqA = this.wqkvA ? null : ld.linear(`${prefix}.q_a_proj`, cfg.qLoraRank, cfg.hiddenSize);
       this.qNorm = ld.vector(`${prefix}.q_a_layernorm.weight`, cfg.qLoraRank);
       this.wqB = ld.linear(`${prefix}.q_b_proj`, H * dqk, cfg.qLoraRank);
     } else {
@@ -50,7 +56,7 @@ export class MLA {
       this.qNorm = null;
       this.wqB = ld.linear(`${prefix}.q_proj`, H * dqk, cfg.hiddenSize);
     }
-    this.wkvA = ld.linear(`${prefix}.kv_a_proj_with_mqa`, cfg.kvLoraRank + cfg.qkRopeHeadDim, cfg.hiddenSize);
+    this.wkvA = this.wqkvA ? null : ld.linear(`${prefix}.kv_a_proj_with_mqa`, cfg.kvLoraRank + cfg.qkRopeHeadDim, cfg.hiddenSize);
     this.kvNorm = ld.vector(`${prefix}.kv_a_layernorm.weight`, cfg.kvLoraRank);
     this.wkvB = ld.linear(`${prefix}.kv_b_proj`, H * (cfg.qkNopeHeadDim + cfg.vHeadDim), cfg.kvLoraRank);
     this.wo = ld.linear(`${prefix}.o_proj`, cfg.hiddenSize, H * cfg.vHeadDim);
@@ -71,11 +77,26 @@ export class MLA {
     const ws = this.ws;
     for (const g of segs) g.cache.ensure(g.P + g.S);
 
+    // the two down-projections of x: q_a (when the config has one) and kv_a, stacked or apart
+    const Lq = cfg.qLoraRank ?? 0;
+    const kv = ws.f32('mla.kv', N * (rank + R));
+    const cq = ws.f32('mla.cq', N * Lq);
+    if (this.wqkvA) {
+      const both = be.matmul(x, N, this.wqkvA, ws.f32('mla.qkv', N * (Lq + rank + R)));
+      for (let r = 0; r < N; r++) {
+        const o = r * (Lq + rank + R);
+        cq.set(both.subarray(o, o + Lq), r * Lq);
+        kv.set(both.subarray(o + Lq, o + Lq + rank + R), r * (rank + R));
+      }
+    } else {
+      if (this.wqA) be.matmul(x, N, this.wqA, cq);
+      be.matmul(x, N, this.wkvA!, kv);
+    }
+
     // queries
     let qr: Float32Array | null = null;
     const q = ws.f32('mla.q', N * H * dqk);
-    if (this.wqA) {
-      const cq = be.matmul(x, N, this.wqA, ws.f32('mla.cq', N * cfg.qLoraRank!));
+    if (Lq > 0) {
       qr = be.rmsNorm(cq, N, cfg.qLoraRank!, this.qNorm!, cfg.rmsNormEps, ws.f32('mla.qr', N * cfg.qLoraRank!));
       be.matmul(qr, N, this.wqB, q);
     } else {
@@ -86,7 +107,6 @@ export class MLA {
     }
 
     // keys/values: one latent + one shared RoPE key per token, straight into the cache
-    const kv = be.matmul(x, N, this.wkvA, ws.f32('mla.kv', N * (rank + R)));
     const lat = ws.f32('mla.lat', N * rank);
     for (let r = 0; r < N; r++) lat.set(kv.subarray(r * (rank + R), r * (rank + R) + rank), r * rank);
     be.rmsNorm(lat, N, rank, this.kvNorm, cfg.rmsNormEps, lat);

@@ -7,21 +7,36 @@ import type { WeightLoader } from './weights.js';
 import type { Workspace } from './workspace.js';
 
 export class MLP {
-  readonly gate: Linear;
-  readonly up: Linear;
+  /** gate_proj and up_proj stacked into one [2·inter, hidden] linear (null: loaded apart, see linearStacked) */
+  readonly gateUp: Linear | null;
+  readonly gate: Linear | null;
+  readonly up: Linear | null;
   readonly down: Linear;
 
   constructor(ld: WeightLoader, prefix: string, readonly hidden: number, readonly inter: number, private readonly ws: Workspace) {
-    this.gate = ld.linear(`${prefix}.gate_proj`, inter, hidden);
-    this.up = ld.linear(`${prefix}.up_proj`, inter, hidden);
+    this.gateUp = ld.linearStacked([`${prefix}.gate_proj`, `${prefix}.up_proj`], [inter, inter], hidden);
+    this.gate = this.gateUp ? null : ld.linear(`${prefix}.gate_proj`, inter, hidden);
+    this.up = this.gateUp ? null : ld.linear(`${prefix}.up_proj`, inter, hidden);
     this.down = ld.linear(`${prefix}.down_proj`, hidden, inter);
   }
 
   /** down(silu(gate(x)) ⊙ up(x)) for M rows; the result lives in the workspace under `outKey`. */
   forward(be: Backend, x: Float32Array, M: number, outKey = 'mlp.out'): Float32Array {
-    const g = be.matmul(x, M, this.gate, this.ws.f32('mlp.g', M * this.inter));
-    const u = be.matmul(x, M, this.up, this.ws.f32('mlp.u', M * this.inter));
-    return be.matmul(be.swiglu(g, u, M * this.inter), M, this.down, this.ws.f32(outKey, M * this.hidden));
+    const I = this.inter;
+    const g = this.ws.f32('mlp.g', M * I);
+    const u = this.ws.f32('mlp.u', M * I);
+    if (this.gateUp) {
+      // one product; row m holds gate then up
+      const gu = be.matmul(x, M, this.gateUp, this.ws.f32('mlp.gu', M * 2 * I));
+      for (let m = 0; m < M; m++) {
+        g.set(gu.subarray(2 * m * I, (2 * m + 1) * I), m * I);
+        u.set(gu.subarray((2 * m + 1) * I, (2 * m + 2) * I), m * I);
+      }
+    } else {
+      be.matmul(x, M, this.gate!, g);
+      be.matmul(x, M, this.up!, u);
+    }
+    return be.matmul(be.swiglu(g, u, M * I), M, this.down, this.ws.f32(outKey, M * this.hidden));
   }
 }
 

@@ -35,6 +35,7 @@ describe('model variants', () => {
     const model = DeepSeekModel.load(dir);
     assert.equal(model.layers[0]!.attn.indexer, null);
     assert.equal(model.layers[0]!.attn.wqA, null);
+    assert.equal(model.layers[0]!.attn.wqkvA, null, 'nothing to stack without q_a_proj');
     assert.ok(prefillVsDecode(model) < 1e-4);
     assert.deepEqual(model.unused, []);
   });

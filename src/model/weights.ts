@@ -48,6 +48,31 @@ export class WeightLoader {
     return this.backend.linear(name, w, scale, actQuant, opts);
   }
 
+  /**
+   * Several [out_i,in] projections of the same input stacked into one [Σout_i,in] linear (one matmul call,
+   * one weight stream, one quantisation of the input instead of several); output row j holds the parts'
+   * outputs side by side. Null when they cannot be stacked exactly (different dtypes, or FP8 parts whose
+   * 128-row scale blocks would straddle the seam): then the caller loads them one by one.
+   */
+  linearStacked(prefixes: string[], outs: number[], inDim: number, opts: LinearOptions = {}): Linear | null {
+    const ws = prefixes.map((p, i) => this.raw(`${p}.weight`, [outs[i]!, inDim]));
+    const dtype = ws[0]!.dtype;
+    if (ws.some((w) => w.dtype !== dtype)) return null;
+    if (dtype === 'F8_E4M3' && outs.slice(0, -1).some((o) => o % 128 !== 0)) return null;
+    const rows = outs.reduce((a, b) => a + b, 0);
+    const name = `${prefixes.join('+')}.weight`;
+    const w: StoredTensor = { name, dtype, shape: [rows, inDim], bytes: concatBytes(ws.map((t) => t.bytes)) };
+    let scale: StoredTensor | undefined;
+    if (dtype === 'F8_E4M3') {
+      const kb = Math.ceil(inDim / 128);
+      const ss = prefixes.map((p, i) => this.raw(`${p}.weight_scale_inv`, [Math.ceil(outs[i]! / 128), kb]));
+      scale = { name: `${prefixes.join('+')}.weight_scale_inv`, dtype: ss[0]!.dtype, shape: [Math.ceil(rows / 128), kb], bytes: concatBytes(ss.map((t) => t.bytes)) };
+      if (ss.some((t) => t.dtype !== scale!.dtype)) return null;
+    }
+    const actQuant = dtype === 'F8_E4M3' && (this.cfg.quant?.activationQuant ?? true);
+    return this.backend.linear(name, w, scale, actQuant, opts);
+  }
+
   /** A weight used in fp32 with fp32 inputs (router gate, indexer weights_proj, lm_head): never act-quantised. */
   linearF32(prefix: string, out: number, inDim: number, opts: LinearOptions = {}): Linear {
     const name = `${prefix}.weight`;
@@ -65,4 +90,11 @@ export class WeightLoader {
   has(name: string): boolean {
     return this.src.has(name);
   }
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
 }
