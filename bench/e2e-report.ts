@@ -234,10 +234,12 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
   const pf = json.prefill as { ratio: number | null; bf16: { ratio: number | null } };
   L.push('');
   L.push(`Ratios dsv32 / llama.cpp at ${a.threads} threads — decode: q8 ${d.ratio ? f2(d.ratio) : '—'}×, bf16 ${d.bf16.ratio ? f2(d.bf16.ratio) : '—'}×; prefill: q8 ${pf.ratio ? f2(pf.ratio) : '—'}×, bf16 ${pf.bf16.ratio ? f2(pf.bf16.ratio) : '—'}×.`, '');
-  L.push(`Roofline: read bandwidth measured in this run (bench/llamacpp/bandwidth.ts: SIMD loads over 1 GiB, 4 streams per thread, best of 8 repetitions before and 8 after the engines) ` +
+  L.push(`Roofline: read bandwidth measured in this run (bench/llamacpp/bandwidth.ts: SIMD loads over 1 GiB as one stream and as four streams per thread, the faster, best of 8 repetitions before and 8 after the engines) ` +
     `${Object.entries(bw.gbPerS).map(([t, v]) => `${f1(v)} GB/s on ${t} thread${t === '1' ? '' : 's'}`).join(', ')}. Bytes read per decode token = the weights the token multiplies ` +
     '(k of n experts, one embedding row, lm_head; dsv32 also reads the absorbed W_UK/W_UV of every head, stacked from kv_b_proj: BF16 in native mode) + the cache rows attention reads; ' +
-    'roofline fraction = (bytes / the bandwidth at that thread count) / measured ms per token (median; in brackets at the fastest step).', '');
+    'roofline fraction = (bytes / the bandwidth at that thread count) / measured ms per token (median; in brackets at the fastest step). ' +
+    'The byte count assumes every weight comes from DRAM; with a 32 MiB L3, experts chosen by consecutive tokens are sometimes still cached, so a fast step ' +
+    'can read fewer bytes than counted (fractions above 100 %) — for both engines alike.', '');
 
   if (r.long) {
     L.push('### Long context: dense vs DSA (dsv32 q8)', '');

@@ -379,7 +379,7 @@ async function main(): Promise<void> {
 
   // the roofline's ceiling: best of a measurement before and one after the engines (a busy neighbour only lowers it)
   const bandwidth = async () => {
-    log('read bandwidth (1 GiB, wasm SIMD, 4 streams per thread)');
+    log('read bandwidth (1 GiB, wasm SIMD, 1 and 4 streams per thread, the faster)');
     const b = await measureReadBandwidth([1, a.threads], 1 << 30, 8);
     log(`  ${Object.entries(b.gbPerS).map(([t, v]) => `${t} thread(s): ${f1(v)} GB/s`).join(', ')}`);
     return b;
