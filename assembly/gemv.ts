@@ -1,4 +1,4 @@
-import { FMT_BF16, FMT_F32, anyLowExp, fma, fp8Exact, fp8Fast, hsum, lane0, lane1, lane2, lane3, scalarE4m3 } from './common';
+import { FMT_BF16, FMT_F32, anyLowExp, decode_fp8, fma, fp8Exact, fp8Fast, hsum, lane0, lane1, lane2, lane3, scalarE4m3 } from './common';
 
 // ---- GEMV (M = 1): one tile of four rows at a time, bandwidth bound -------------------------------
 
@@ -199,4 +199,34 @@ function fp8Row(w: usize, sc: usize, x: usize, y: usize, K: i32, n: i32): void {
     tot += s * load<f32>(srow + (<usize>b << 2));
   }
   store<f32>(y + (<usize>n << 2), tot);
+}
+
+// ---- unpacking for a native GEMM --------------------------------------------------------------------
+
+/** Writes rows [n0,n1) of a tiled f32/bf16/fp8 weight as row-major fp32 (dst [N,K]), FP8 times its block scales. */
+export function unpack_rows(fmt: i32, w: usize, sc: usize, K: i32, dst: usize, n0: i32, n1: i32): void {
+  const kb = (K + 127) >> 7;
+  for (let n = n0; n < n1; n++) {
+    const d = dst + ((<usize>n * <usize>K) << 2);
+    if (fmt == FMT_F32) {
+      const r = w + f32RowAt(n, K);
+      const K4 = K & ~3;
+      for (let k = 0; k < K4; k += 4) v128.store(d + (<usize>k << 2), v128.load(r + (<usize>(k >> 2) << 6)));
+      for (let k = K4; k < K; k++) store<f32>(d + (<usize>k << 2), load<f32>(f32Addr(w, K, n, k)));
+    } else if (fmt == FMT_BF16) {
+      const r = w + bf16RowAt(n, K);
+      const K8 = K & ~7;
+      for (let k = 0; k < K8; k += 8) {
+        const v = v128.load(r + (<usize>(k >> 3) << 6));
+        v128.store(d + (<usize>k << 2), i32x4.shl(i32x4.extend_low_i16x8_u(v), 16));
+        v128.store(d + (<usize>k << 2), i32x4.shl(i32x4.extend_high_i16x8_u(v), 16), 16);
+      }
+      for (let k = K8; k < K; k++) store<f32>(d + (<usize>k << 2), bf16At(bf16Addr(w, K, n, k)));
+    } else {
+      const srow = sc + (<usize>((n >> 7) * kb) << 2);
+      const K16 = K & ~15;
+      for (let k = 0; k < K16; k += 16) decode_fp8(fp8Addr(w, K, n, k), d + (<usize>k << 2), 16, srow + (<usize>(k >> 7) << 2));
+      for (let k = K16; k < K; k++) store<f32>(d + (<usize>k << 2), scalarE4m3(load<u8>(fp8Addr(w, K, n, k))) * load<f32>(srow + (<usize>(k >> 7) << 2)));
+    }
+  }
 }

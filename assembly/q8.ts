@@ -130,3 +130,42 @@ function rowQ8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M: i32, N: 
     store<f32>(y + ((<usize>m * <usize>N + <usize>n) << 2), hsum(a));
   }
 }
+
+/** Writes rows [n0,n1) of a tiled q8 weight as row-major fp32 (dst [N,K]): code × block scale. */
+export function unpack_q8(wq: usize, ws: usize, K: i32, Kp: i32, dst: usize, n0: i32, n1: i32): void {
+  const nb = Kp / QB;
+  for (let n = n0; n < n1; n++) {
+    const r = wq + rowAt(n, Kp), sr = ws + scaleAt(n, nb), d = dst + ((<usize>n * <usize>K) << 2);
+    const full = K >> 5;
+    for (let b = 0; b < full; b++) {
+      const s = f32x4.splat(load<f32>(sr + (<usize>b << 4)));
+      const o = d + (<usize>b << 7);
+      for (let h = 0; h < 2; h++) {
+        const v = v128.load(r + (<usize>b << 7) + (<usize>h << 4));
+        const lo = i16x8.extend_low_i8x16_s(v), hi = i16x8.extend_high_i8x16_s(v);
+        const oh = o + (<usize>h << 6);
+        v128.store(oh, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), s));
+        v128.store(oh, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), s), 16);
+        v128.store(oh, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), s), 32);
+        v128.store(oh, f32x4.mul(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), s), 48);
+      }
+    }
+    for (let k = full << 5; k < K; k++) {
+      const b = k >> 5;
+      store<f32>(d + (<usize>k << 2), <f32>load<i8>(r + (<usize>b << 7) + <usize>(k & 31)) * load<f32>(sr + (<usize>b << 4)));
+    }
+  }
+}
+
+/**
+ * Rows [m0,m1) of quantised activations back to fp32 (dst [M,K] = code × block scale): a native fp32 GEMM
+ * then multiplies exactly the values the int8 kernels multiply (up to fp32 rounding), so q8 means one
+ * thing whichever kernel runs.
+ */
+export function dequant_q8(xq: usize, xs: usize, K: i32, Kp: i32, dst: usize, m0: i32, m1: i32): void {
+  const nb = Kp / QB;
+  for (let m = m0; m < m1; m++) {
+    const q = xq + <usize>m * <usize>Kp, s = xs + (<usize>(m * nb) << 2), d = dst + ((<usize>m * <usize>K) << 2);
+    for (let k = 0; k < K; k++) store<f32>(d + (<usize>k << 2), <f32>load<i8>(q + <usize>k) * load<f32>(s + (<usize>(k >> 5) << 2)));
+  }
+}

@@ -41,10 +41,10 @@ const DT: Record<string, DType> = { f32: 'F32', bf16: 'BF16', fp8: 'F8_E4M3' };
 ensureWasmBuilt();
 const portable = new PortableBackend();
 const wasm = {
-  native1: await WasmBackend.create({ threads: 1 }),
-  native2: await WasmBackend.create({ threads: 2 }),
-  q81: await WasmBackend.create({ threads: 1, weights: 'q8' }),
-  q82: await WasmBackend.create({ threads: 2, weights: 'q8' }),
+  native1: await WasmBackend.create({ threads: 1, nativeGemm: 'off' }),
+  native2: await WasmBackend.create({ threads: 2, nativeGemm: 'off' }),
+  q81: await WasmBackend.create({ threads: 1, weights: 'q8', nativeGemm: 'off' }),
+  q82: await WasmBackend.create({ threads: 2, weights: 'q8', nativeGemm: 'off' }),
 };
 console.log(`# dsv32 kernel benchmarks — ${cpus()[0]?.model} ×${cpus().length}, Node ${process.version}, best of N\n`);
 
@@ -176,7 +176,7 @@ function cache(T: number, R: number, P: number, D: number): LayerCacheView {
   const rows: Record<string, string[]> = {};
   for (const simd of builds) {
     for (const weights of ['native', 'q8'] as const) {
-      const b = await WasmBackend.create({ threads: 1, simd, weights });
+      const b = await WasmBackend.create({ threads: 1, simd, weights, nativeGemm: 'off' });
       const cases = weights === 'q8' ? [['q8 GEMV 128×2048 (G weights/s)', 'BF16', 1]] as const
         : [['bf16 GEMV 128×2048 (G weights/s)', 'BF16', 1], ['f32 GEMV 128×2048 (G weights/s)', 'F32', 1], ['bf16 GEMM 64×512×4096 (GFLOP/s)', 'BF16', 64]] as const;
       for (const [label, dt, M] of cases) {

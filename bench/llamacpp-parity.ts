@@ -102,7 +102,7 @@ const argmax = (v: Float32Array) => { let b = 0; for (let i = 1; i < v.length; i
 
 export async function runParityCase(c: ParityCase, threads: number, log: (s: string) => void): Promise<ParityRow> {
   const gguf = ggufOf(c.ggufDir ?? c.dir, c.gguf, log);
-  const backend = await WasmBackend.create({ weights: c.ours, threads });
+  const backend = await WasmBackend.create({ weights: c.ours, threads, nativeGemm: 'off' });
   const ours: Float32Array[] = [];
   const fed: number[] = [];
   let cfg;

@@ -21,6 +21,7 @@ import type { ModelCache } from '../src/model/cache.js';
 import { loadConfig } from '../src/model/config.js';
 import { DeepSeekModel } from '../src/model/model.js';
 import { type ParityRow, runParity, type TokenizerParity, tokenizerParity } from './llamacpp-parity.js';
+import { nativeGemm } from '../src/kernels/native.js';
 import { measureReadBandwidth } from './llamacpp/bandwidth.js';
 import { llamaCppInstalled, LlamaCppRunner } from './llamacpp/engine.js';
 import { benchOut, configVariant, ggufOf, syntheticModel } from './llamacpp/models.js';
@@ -108,6 +109,8 @@ interface EngineSpec {
   dir: string;
   gguf?: string;
   flash?: boolean;
+  /** dsv32: prefill-sized products through the optional native GEMM (OpenBLAS); otherwise wasm only */
+  blas?: boolean;
   prompt: number;
   steps: number;
   threads: number;
@@ -145,7 +148,8 @@ async function runEngine(s: EngineSpec): Promise<EngineResult> {
   let prefillMs: number | undefined;
   if (s.engine === 'dsv32') {
     ensureWasmBuilt();
-    const backend = await WasmBackend.create({ weights: s.weights, threads: s.threads });
+    const backend = await WasmBackend.create({ weights: s.weights, threads: s.threads, nativeGemm: s.blas ? 'auto' : 'off' });
+    if (s.blas && !backend.name.endsWith('+blas')) throw new Error('the native GEMM did not load (npm run setup:native)');
     const model = DeepSeekModel.load(s.dir, { backend, mtp: false });
     loadS = (now() - t0) / 1000;
     rssAfterLoad = process.memoryUsage().rss / 2 ** 20;
@@ -264,7 +268,7 @@ function fillCache(model: DeepSeekModel, cache: ModelCache, ctx: number, real: n
 
 export async function runLong(s: LongSpec): Promise<{ points: LongPoint[]; peakRssMiB: number; fillReal: number }> {
   ensureWasmBuilt();
-  const be = await WasmBackend.create({ weights: s.weights, threads: s.threads });
+  const be = await WasmBackend.create({ weights: s.weights, threads: s.threads, nativeGemm: 'off' }); // the attention comparison, wasm only
   const beDense = await WasmBackend.create({ weights: s.weights, threads: s.threads });
   const dsa = DeepSeekModel.load(s.dsaDir, { backend: be, mtp: false });
   const dense = DeepSeekModel.load(s.denseDir, { backend: beDense, mtp: false });
@@ -398,6 +402,8 @@ async function main(): Promise<void> {
       const base = { kind: 'engine' as const, weights: w, dir: dsaDir, prompt: a.prompt, steps: a.steps, threads: th, reps: 2 };
       specs.push({ ...base, label: engineLabel('dsv32', w, th), engine: 'dsv32' });
       if (ggufs) specs.push({ ...base, label: engineLabel('llamacpp', w, th), engine: 'llamacpp', gguf: w === 'q8' ? ggufs.q8_0 : ggufs.bf16, flash: true });
+      // the optional native GEMM (npm run setup:native) changes prefill only; measured beside the wasm-only rows
+      if (th === a.threads && nativeGemm()) specs.push({ ...base, label: engineLabel('dsv32', w, th, true), engine: 'dsv32', blas: true });
     }
   }
   const best = new Map<string, EngineResult>();

@@ -10,6 +10,7 @@ import { Arena } from './arena.js';
 import { resolveSimd, type SimdBuild, type SimdChoice } from './module.js';
 import { ThreadPool } from './pool.js';
 import { TopkWork, topkSelect } from './topk.js';
+import { nativeGemm, type NativeGemm } from '../native.js';
 
 export interface WasmBackendOptions {
   /** 'native' keeps F32/BF16/FP8 as stored (F16 widened to F32); 'q8' repacks to int8 blocks of 32 at load. */
@@ -22,7 +23,15 @@ export interface WasmBackendOptions {
   simd?: SimdChoice;
   /** Matmuls with fewer multiply-adds than this run on one thread (dispatch costs ~1 µs idle, far more when the other core is busy). */
   minParallelMacs?: number;
+  /**
+   * The optional native GEMM (src/kernels/native.ts) for products of at least `nativeMinRows` rows (prefill):
+   * 'auto' (default) uses it when it is built, 'off' never. Decode always runs in wasm.
+   */
+  nativeGemm?: 'auto' | 'off';
 }
+
+/** Rows from which a product goes to the native GEMM when there is one (its weights are unpacked to fp32 per call). */
+const NATIVE_MIN_ROWS = 16;
 
 type Format = 'f32' | 'bf16' | 'fp8' | 'q8';
 const FMT_CODE: Record<Exclude<Format, 'q8'>, number> = { f32: 0, bf16: 1, fp8: 2 };
@@ -59,6 +68,7 @@ export class WasmBackend implements Backend {
   private readonly pool: ThreadPool;
   private readonly portable = new PortableBackend();
   private readonly minParallelMacs: number;
+  private readonly native: NativeGemm | null;
   private readonly scratch = new Map<string, { ptr: number; bytes: number }>();
   private views: { u8: Uint8Array; f32: Float32Array } | null = null;
 
@@ -72,7 +82,9 @@ export class WasmBackend implements Backend {
     this.arena = new Arena(this.memory, maxPages * 65536);
     this.simd = resolveSimd(opts.simd);
     this.pool = new ThreadPool(this.memory, this.threads, this.simd);
-    this.name = `wasm-${this.weights}-${this.threads}t${this.simd === 'relaxed' ? '-relaxed' : ''}`;
+    this.native = opts.nativeGemm === 'off' ? null : nativeGemm();
+    if (this.native) this.native.threads(this.threads);
+    this.name = `wasm-${this.weights}-${this.threads}t${this.simd === 'relaxed' ? '-relaxed' : ''}${this.native ? '+blas' : ''}`;
   }
 
   /** Constructs the backend and waits for its worker threads to start. */
@@ -251,6 +263,28 @@ export class WasmBackend implements Backend {
     if (w.actQuant) {
       xs = xs.slice();
       fp8RoundTripInPlace(xs, BLOCK); // the exact same round trip as the portable backend
+    }
+    if (this.native && M >= NATIVE_MIN_ROWS) {
+      // prefill: the weight unpacked to row-major fp32 in wasm memory (every thread), then one native product
+      const wp = this.buf('native-w', N * K * 4);
+      let x: Float32Array = xs;
+      if (w.format === 'q8') {
+        // q8 rounds the activations too (int8 per 32, as gemm_q8 does): quantised, then back to fp32
+        const Kp = w.kPadded;
+        const xp = this.putF32('x', xs);
+        const qx = this.buf('qx', M * Kp);
+        const sx = this.buf('sx', M * (Kp / QB) * 4);
+        const dx = this.buf('native-x', M * K * 4);
+        this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b]));
+        this.pool.run('dequant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [qx, sx, K, Kp, dx, a, b]));
+        this.pool.run('unpack_q8', this.split(N, this.threadsFor(N * K), 1, (a, b) => [w.ptr, w.scalePtr, K, Kp, wp, a, b]));
+        x = this.f32.subarray(dx >> 2, (dx >> 2) + M * K);
+      } else {
+        const fmt = FMT_CODE[w.format];
+        this.pool.run('unpack_rows', this.split(N, this.threadsFor(N * K), 1, (a, b) => [fmt, w.ptr, w.scalePtr, K, wp, a, b]));
+      }
+      this.native.sgemm(x, this.f32.subarray(wp >> 2, (wp >> 2) + N * K), out, M, N, K);
+      return out;
     }
     const xp = this.putF32('x', xs);
     const yp = this.buf('y', M * N * 4);

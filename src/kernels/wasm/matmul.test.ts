@@ -5,6 +5,7 @@ import type { DType } from '../../formats/dtype.js';
 import { PortableBackend } from '../portable.js';
 import { WasmBackend } from './backend.js';
 import { relaxedSupported } from './module.js';
+import { nativeGemm } from '../native.js';
 import { absProduct, ensureWasmBuilt, maxScaledError, randomF32, randomWeight, rng } from './testutil.js';
 
 const portable = new PortableBackend();
@@ -216,6 +217,34 @@ describe('both kernel builds (SIMD128 and relaxed SIMD with fused multiply-add)'
           }
         } finally { await b.close(); }
       }
+    }
+  });
+});
+
+describe('optional native GEMM for prefill-sized products (npm run setup:native)', () => {
+  it('gives what the wasm kernels give, for every stored format and for q8 (which rounds activations the same way)', async (t) => {
+    if (!nativeGemm()) { t.skip('native/build/Release/dsv32_blas.node is not built (npm run setup:native)'); return; }
+    for (const weights of ['native', 'q8'] as const) {
+      const withBlas = await WasmBackend.create({ threads: 2, weights, nativeGemm: 'auto', minParallelMacs: 0 });
+      const wasmOnly = await WasmBackend.create({ threads: 2, weights, nativeGemm: 'off', minParallelMacs: 0 });
+      try {
+        assert.ok(withBlas.name.endsWith('+blas') && !wasmOnly.name.endsWith('+blas'));
+        for (const dtype of DTYPES) {
+          for (const [N, K] of [[37, 300], [130, 259], [64, 2048]] as const) {
+            for (const M of [16, 17, 64]) {
+              const r = rng(N + K + M);
+              const { w, s } = randomWeight(dtype, N, K, r);
+              const a = withBlas.linear('w', w, s, dtype === 'F8_E4M3'), b = wasmOnly.linear('w', w, s, dtype === 'F8_E4M3');
+              const x = randomF32(M * K, r);
+              const xs = x.slice();
+              if (dtype === 'F8_E4M3') fp8RoundTripInPlace(xs, 128);
+              const err = maxScaledError(withBlas.matmul(x, M, a), wasmOnly.matmul(x, M, b), absProduct(xs, M, portable.dequantize(portable.linear('w', w, s)), N, K));
+              assert.ok(err <= 1e-5, `${weights} ${dtype} ${N}×${K} M=${M}: ${err}`);
+              withBlas.release(a); wasmOnly.release(b);
+            }
+          }
+        }
+      } finally { await withBlas.close(); await wasmOnly.close(); }
     }
   });
 });
