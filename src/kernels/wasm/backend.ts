@@ -10,6 +10,7 @@ import { Arena } from './arena.js';
 import { resolveSimd, type SimdBuild, type SimdChoice } from './module.js';
 import { ThreadPool } from './pool.js';
 import { TopkWork, topkSelect } from './topk.js';
+import { tileRows, untileQ8, untileRows } from './layout.js';
 import { nativeGemm, type NativeGemm } from '../native.js';
 
 export interface WasmBackendOptions {
@@ -350,29 +351,8 @@ export class WasmBackend implements Backend {
     const out = new Float32Array(N * K);
     const u8 = this.u8;
     const f32 = this.f32;
-    if (w.format === 'q8') {
-      // tiled layout: row n's block b at (n>>2)·4·Kp + b·128 + (n&3)·32, its scale at ((n>>2)·4·nb + b·4 + (n&3))·4
-      const Kp = w.kPadded;
-      const nb = Kp / QB;
-      const q = new Int8Array(u8.buffer, w.ptr, w.bytes);
-      for (let n = 0; n < N; n++) {
-        const row = (n >> 2) * 4 * Kp + (n & 3) * QB;
-        const srow = (w.scalePtr >> 2) + (n >> 2) * 4 * nb + (n & 3);
-        for (let k = 0; k < K; k++) out[n * K + k] = q[row + (k >> 5) * 128 + (k & 31)]! * f32[srow + (k >> 5) * 4]!;
-      }
-      return out;
-    }
-    // tiled (assembly/gemv.ts): back to row-major bytes, then decoded as stored
-    const rowBytes = K * (w.format === 'f32' ? 4 : w.format === 'bf16' ? 2 : 1);
-    const Kb = Math.ceil(rowBytes / 16);
-    const rows = new Uint8Array(N * rowBytes);
-    for (let n = 0; n < N; n++) {
-      for (let b = 0; b < Kb; b++) {
-        const src = w.ptr + (n >> 2) * Kb * 64 + b * 64 + (n & 3) * 16;
-        const len = Math.min(16, rowBytes - b * 16);
-        rows.set(u8.subarray(src, src + len), n * rowBytes + b * 16);
-      }
-    }
+    if (w.format === 'q8') return untileQ8(u8, f32, w.ptr, w.scalePtr, N, K, w.kPadded);
+    const rows = untileRows(u8, w.ptr, N, K * (w.format === 'f32' ? 4 : w.format === 'bf16' ? 2 : 1));
     decodeInto(w.format === 'f32' ? 'F32' : w.format === 'bf16' ? 'BF16' : 'F8_E4M3', rows, 0, N * K, out);
     if (w.format === 'fp8') {
       const kb = Math.ceil(K / BLOCK);
@@ -551,31 +531,4 @@ export class WasmBackend implements Backend {
     out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));
   }
 
-}
-
-/**
- * Copies a row-major [N, rowBytes] weight into the tiled layout of assembly/gemv.ts at dst[ptr, ptr+bytes):
- * row n's 16-byte block b goes to ⌊n/4⌋·Kb·64 + b·64 + (n mod 4)·16 (Kb = ⌈rowBytes/16⌉); padding is zero.
- */
-function tileRows(src: Uint8Array, N: number, rowBytes: number, dst: Uint8Array, ptr: number, bytes: number): void {
-  const Kb = Math.ceil(rowBytes / 16);
-  const full = rowBytes >> 4;
-  const tileAt = (n: number, b: number) => ptr + (n >> 2) * Kb * 64 + b * 64 + (n & 3) * 16;
-  dst.fill(0, ptr, ptr + bytes);
-  const words = (src.byteOffset & 3) === 0 && (ptr & 3) === 0 && (rowBytes & 3) === 0;
-  const s32 = words ? new Uint32Array(src.buffer, src.byteOffset, (N * rowBytes) >> 2) : null;
-  const d32 = words ? new Uint32Array(dst.buffer, ptr, bytes >> 2) : null;
-  for (let n = 0; n < N; n++) {
-    let b = 0;
-    if (s32 && d32) {
-      // whole 16-byte blocks as four 32-bit words (every row starts 4-byte aligned)
-      for (let si = (n * rowBytes) >> 2, di = (tileAt(n, 0) - ptr) >> 2; b < full; b++, si += 4, di += 16) {
-        d32[di] = s32[si]!; d32[di + 1] = s32[si + 1]!; d32[di + 2] = s32[si + 2]!; d32[di + 3] = s32[si + 3]!;
-      }
-    }
-    for (; b < Kb; b++) {
-      const s0 = n * rowBytes + b * 16;
-      dst.set(src.subarray(s0, Math.min(s0 + 16, (n + 1) * rowBytes)), tileAt(n, b));
-    }
-  }
 }
