@@ -7,9 +7,10 @@ import { decode_fp8, expv, fma, hsum } from './common';
 // output acc. A second kernel merges the threads' parts. Heads go in blocks of four (each tile row
 // load serves four heads) and rows two at a time (each query load serves two rows).
 
-// Sizes the backend allocates (src/kernels/wasm/backend.ts, FLASH_TILE): one thread's state is
-// Hp·(R+2) floats — acc [Hp,R], m [Hp], z [Hp], Hp = H rounded up to four — and its tile scratch
-// TILE·(R+P+4) floats — rows [TILE,R], RoPE keys [TILE,P], scores [4,TILE].
+// A key row is its latent and its RoPE key side by side (D = R+P floats), and so is a head's query
+// [H,D] (the backend writes it so), so one loop scores both parts. Sizes the backend allocates
+// (src/kernels/wasm/backend.ts, FLASH_TILE): one thread's state is Hp·(R+2) floats — acc [Hp,R], m [Hp],
+// z [Hp], Hp = H rounded up to four — and its tile scratch TILE·(R+P+4) floats — rows [TILE,D], scores [4,TILE].
 
 /** Rows decoded per tile (in L2 for R = 512). */
 const TILE: i32 = 32;
@@ -19,32 +20,33 @@ const TILE: i32 = 32;
 
 /**
  * Partial attention of rows [i0,i1) (row i is cache row sel[i], or i when sel is 0) into the state at
- * `st`: latents FP8 (codes + per-128 scales) or fp32, RoPE keys fp32. R, P multiples of 4 (R of 128 for FP8).
+ * `st`: q [H, R+P]; latents FP8 (codes + per-128 scales) or fp32, RoPE keys fp32. R, P multiples of 4
+ * (R of 128 for FP8).
  */
-export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scale: f32, fp8: i32, codes: usize, scales: usize,
+export function flash_part(q: usize, H: i32, R: i32, P: i32, scale: f32, fp8: i32, codes: usize, scales: usize,
   f32src: usize, peSrc: usize, sel: usize, i0: i32, i1: i32, st: usize, tile: usize): void {
   const Hp = headsPadded(H);
-  const rb = <usize>R << 2, pb = <usize>P << 2, g = R >> 7;
+  const D = R + P;
+  const rb = <usize>R << 2, pb = <usize>P << 2, db = <usize>D << 2, g = R >> 7;
   const ms = st + <usize>Hp * rb, zs = ms + (<usize>Hp << 2);
   memory.fill(st, 0, <usize>Hp * rb);
   for (let h = 0; h < Hp; h++) { store<f32>(ms + (<usize>h << 2), -Infinity); store<f32>(zs + (<usize>h << 2), 0); }
-  const lat = tile, pe = lat + <usize>TILE * rb, s = pe + <usize>TILE * pb;
+  const rows = tile, s = rows + <usize>TILE * db;
   const sb: usize = <usize>TILE << 2;
   for (let t = i0; t < i1; t += TILE) {
     const n = min(TILE, i1 - t);
     for (let j = 0; j < n; j++) {
       const r: usize = sel ? <usize>load<i32>(sel + (<usize>(t + j) << 2)) : <usize>(t + j);
-      if (fp8) decode_fp8(codes + r * <usize>R, lat + <usize>j * rb, R, scales + ((r * <usize>g) << 2));
-      else memory.copy(lat + <usize>j * rb, f32src + r * rb, rb);
-      memory.copy(pe + <usize>j * pb, peSrc + r * pb, pb);
+      const row = rows + <usize>j * db;
+      if (fp8) decode_fp8(codes + r * <usize>R, row, R, scales + ((r * <usize>g) << 2));
+      else memory.copy(row, f32src + r * rb, rb);
+      memory.copy(row + rb, peSrc + r * pb, pb);
     }
     for (let h = 0; h < Hp; h += 4) {
       // dummy heads past H repeat the last real head's query; their state is never read
-      const q0 = qLat + <usize>min(h, H - 1) * rb, q1 = qLat + <usize>min(h + 1, H - 1) * rb;
-      const q2 = qLat + <usize>min(h + 2, H - 1) * rb, q3 = qLat + <usize>min(h + 3, H - 1) * rb;
-      const p0 = qPe + <usize>min(h, H - 1) * pb, p1 = qPe + <usize>min(h + 1, H - 1) * pb;
-      const p2 = qPe + <usize>min(h + 2, H - 1) * pb, p3 = qPe + <usize>min(h + 3, H - 1) * pb;
-      scoreTile(q0, q1, q2, q3, p0, p1, p2, p3, lat, pe, n, R, P, scale, s);
+      const q0 = q + <usize>min(h, H - 1) * db, q1 = q + <usize>min(h + 1, H - 1) * db;
+      const q2 = q + <usize>min(h + 2, H - 1) * db, q3 = q + <usize>min(h + 3, H - 1) * db;
+      scoreTile(q0, q1, q2, q3, rows, n, D, scale, s);
       // online softmax: rescale what the heads have so far when their max grows, then exponentiate
       for (let k = 0; k < 4; k++) {
         const sk = s + <usize>k * sb;
@@ -77,34 +79,25 @@ export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scal
         }
         store<f32>(zp, z);
       }
-      accumulate(st + <usize>h * rb, lat, n, R, s);
+      accumulate(st + <usize>h * rb, rows, n, R, D, s);
     }
   }
 }
 
-/** Scores of four heads against the tile's n rows into s[k·TILE + j] (already scaled). */
-@inline function scoreTile(q0: usize, q1: usize, q2: usize, q3: usize, p0: usize, p1: usize, p2: usize, p3: usize,
-  lat: usize, pe: usize, n: i32, R: i32, P: i32, scale: f32, s: usize): void {
-  const rb = <usize>R << 2, pb = <usize>P << 2, sb: usize = <usize>TILE << 2;
+/** Scores of four heads (queries [D] each) against the tile's n rows [D] into s[k·TILE + j] (already scaled). */
+@inline function scoreTile(q0: usize, q1: usize, q2: usize, q3: usize, rows: usize, n: i32, D: i32, scale: f32, s: usize): void {
+  const db = <usize>D << 2, sb: usize = <usize>TILE << 2;
   let i = 0;
   for (; i + 2 <= n; i += 2) {
-    const la = lat + <usize>i * rb, lb = la + rb, pa = pe + <usize>i * pb, pbb = pa + pb;
+    const la = rows + <usize>i * db, lb = la + db;
     let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    for (let c = 0; c < R; c += 4) {
+    for (let c = 0; c < D; c += 4) {
       const o = <usize>c << 2;
       const x = v128.load(la + o), y = v128.load(lb + o);
       let q = v128.load(q0 + o); a0 = fma(q, x, a0); b0 = fma(q, y, b0);
       q = v128.load(q1 + o); a1 = fma(q, x, a1); b1 = fma(q, y, b1);
       q = v128.load(q2 + o); a2 = fma(q, x, a2); b2 = fma(q, y, b2);
       q = v128.load(q3 + o); a3 = fma(q, x, a3); b3 = fma(q, y, b3);
-    }
-    for (let c = 0; c < P; c += 4) {
-      const o = <usize>c << 2;
-      const x = v128.load(pa + o), y = v128.load(pbb + o);
-      let q = v128.load(p0 + o); a0 = fma(q, x, a0); b0 = fma(q, y, b0);
-      q = v128.load(p1 + o); a1 = fma(q, x, a1); b1 = fma(q, y, b1);
-      q = v128.load(p2 + o); a2 = fma(q, x, a2); b2 = fma(q, y, b2);
-      q = v128.load(p3 + o); a3 = fma(q, x, a3); b3 = fma(q, y, b3);
     }
     const si = s + (<usize>i << 2);
     store<f32>(si, hsum(a0) * scale); store<f32>(si + sb, hsum(a1) * scale);
@@ -113,19 +106,13 @@ export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scal
     store<f32>(si + 2 * sb, hsum(b2) * scale, 4); store<f32>(si + 3 * sb, hsum(b3) * scale, 4);
   }
   if (i < n) {
-    const li = lat + <usize>i * rb, pi = pe + <usize>i * pb;
+    const li = rows + <usize>i * db;
     let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (let c = 0; c < R; c += 4) {
+    for (let c = 0; c < D; c += 4) {
       const o = <usize>c << 2;
       const l = v128.load(li + o);
       a0 = fma(v128.load(q0 + o), l, a0); a1 = fma(v128.load(q1 + o), l, a1);
       a2 = fma(v128.load(q2 + o), l, a2); a3 = fma(v128.load(q3 + o), l, a3);
-    }
-    for (let c = 0; c < P; c += 4) {
-      const o = <usize>c << 2;
-      const l = v128.load(pi + o);
-      a0 = fma(v128.load(p0 + o), l, a0); a1 = fma(v128.load(p1 + o), l, a1);
-      a2 = fma(v128.load(p2 + o), l, a2); a3 = fma(v128.load(p3 + o), l, a3);
     }
     const si = s + (<usize>i << 2);
     store<f32>(si, hsum(a0) * scale); store<f32>(si + sb, hsum(a1) * scale);
@@ -133,9 +120,9 @@ export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scal
   }
 }
 
-/** acc[k] += Σ_j p[k,j]·lat[j] for the block's four heads (acc rows R apart), two rows per pass. */
-@inline function accumulate(acc: usize, lat: usize, n: i32, R: i32, s: usize): void {
-  const rb = <usize>R << 2, sb: usize = <usize>TILE << 2;
+/** acc[k] += Σ_j p[k,j]·latent_j (the first R floats of each row) for the block's four heads (acc rows R apart), two rows per pass. */
+@inline function accumulate(acc: usize, lat: usize, n: i32, R: i32, D: i32, s: usize): void {
+  const rb = <usize>R << 2, db = <usize>D << 2, sb: usize = <usize>TILE << 2;
   const o0 = acc, o1 = o0 + rb, o2 = o1 + rb, o3 = o2 + rb;
   let j = 0;
   for (; j + 2 <= n; j += 2) {
@@ -144,7 +131,7 @@ export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scal
     const w2 = f32x4.splat(load<f32>(si + 2 * sb)), w3 = f32x4.splat(load<f32>(si + 3 * sb));
     const x0 = f32x4.splat(load<f32>(si, 4)), x1 = f32x4.splat(load<f32>(si + sb, 4));
     const x2 = f32x4.splat(load<f32>(si + 2 * sb, 4)), x3 = f32x4.splat(load<f32>(si + 3 * sb, 4));
-    const la = lat + <usize>j * rb, lb = la + rb;
+    const la = lat + <usize>j * db, lb = la + db;
     for (let c = 0; c < R; c += 4) {
       const o = <usize>c << 2;
       const x = v128.load(la + o), y = v128.load(lb + o);
@@ -158,7 +145,7 @@ export function flash_part(qLat: usize, qPe: usize, H: i32, R: i32, P: i32, scal
     const si = s + (<usize>j << 2);
     const w0 = f32x4.splat(load<f32>(si)), w1 = f32x4.splat(load<f32>(si + sb));
     const w2 = f32x4.splat(load<f32>(si + 2 * sb)), w3 = f32x4.splat(load<f32>(si + 3 * sb));
-    const li = lat + <usize>j * rb;
+    const li = lat + <usize>j * db;
     for (let c = 0; c < R; c += 4) {
       const o = <usize>c << 2;
       const l = v128.load(li + o);

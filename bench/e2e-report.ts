@@ -152,9 +152,7 @@ export function writeReports(r: Report): void {
   const dRatio = both(ratio(q?.decodeTokS, lq?.decodeTokS), ratio(n?.decodeTokS, lb?.decodeTokS));
   const pRatio = both(ratio(q?.prefillTokS, lq?.prefillTokS), ratio(n?.prefillTokS, lb?.prefillTokS));
   const x2 = (v: number | null) => (v === null ? '—' : `${f2(v)}×`);
-  // with the optional native GEMM (rows present only when it is built)
-  const qB = r.best.get(engineLabel('dsv32', 'q8', a.threads, true));
-  const nB = r.best.get(engineLabel('dsv32', 'native', a.threads, true));
+  const { qB, nB } = blasRows(r);
   const pRatioB = both(ratio(qB?.prefillTokS, lq?.prefillTokS), ratio(nB?.prefillTokS, lb?.prefillTokS));
   const blasP = qB || nB ? `; with the optional native GEMM (OpenBLAS, npm run setup:native): q8 ${x2(ratio(qB?.prefillTokS, lq?.prefillTokS))}, bf16 ${x2(ratio(nB?.prefillTokS, lb?.prefillTokS))}` : '';
   const one = a.threads !== 1 && q1 ? ` (1 thread: q8 ${x2(ratio(q1?.decodeTokS, lq1?.decodeTokS))}, bf16 ${x2(ratio(n1?.decodeTokS, lb1?.decodeTokS))})` : '';
@@ -302,6 +300,11 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
   return L.join('\n');
 }
 
+/** The rows measured with the optional native GEMM for prefill (present only when it was built). */
+function blasRows(r: Report): { qB?: EngineResult; nB?: EngineResult } {
+  return { qB: r.best.get(engineLabel('dsv32', 'q8', r.a.threads, true)), nB: r.best.get(engineLabel('dsv32', 'native', r.a.threads, true)) };
+}
+
 /** "What limits it": the measured numbers behind each missed target, with the cause the profile shows. */
 function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fraction: number }): string[] {
   const { a, cfg } = r;
@@ -310,8 +313,7 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
   const q = get('dsv32', 'q8', a.threads);
   const lq = get('llamacpp', 'q8', a.threads);
   const n = get('dsv32', 'native', a.threads);
-  const qB = r.best.get(engineLabel('dsv32', 'q8', a.threads, true));
-  const nB = r.best.get(engineLabel('dsv32', 'native', a.threads, true));
+  const { qB, nB } = blasRows(r);
   const pct = (f: number) => `${Math.round(100 * f)} %`;
   if (q) {
     const x = roofOf(q);

@@ -66,8 +66,8 @@ export class WeightLoader {
     if (dtype === 'F8_E4M3') {
       const kb = Math.ceil(inDim / 128);
       const ss = prefixes.map((p, i) => this.raw(`${p}.weight_scale_inv`, [Math.ceil(outs[i]! / 128), kb]));
+      if (ss.some((t) => t.dtype !== ss[0]!.dtype)) return null;
       scale = { name: `${prefixes.join('+')}.weight_scale_inv`, dtype: ss[0]!.dtype, shape: [Math.ceil(rows / 128), kb], bytes: concatBytes(ss.map((t) => t.bytes)) };
-      if (ss.some((t) => t.dtype !== scale!.dtype)) return null;
     }
     const actQuant = dtype === 'F8_E4M3' && (this.cfg.quant?.activationQuant ?? true);
     return this.backend.linear(name, w, scale, actQuant, opts);

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PortableBackend } from '../portable.js';
-import { WasmBackend } from './backend.js';
-import { ensureWasmBuilt, randomF32, rng } from './testutil.js';
+import { randomF32, rng, useWasmBackends } from './testutil.js';
 
 const portable = new PortableBackend();
-const backends: WasmBackend[] = [];
-
-before(async () => {
-  ensureWasmBuilt();
-  for (const threads of [1, 2]) backends.push(await WasmBackend.create({ threads, minParallelMacs: 0 }));
-});
-after(async () => { for (const b of backends) await b.close(); });
+const backends = useWasmBackends([{ threads: 1 }, { threads: 2 }]);
 
 describe('wasm swiglu vs portable', () => {
   for (const bi of [0, 1]) {

@@ -1,19 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { E4M3_TABLE } from '../../formats/dtype.js';
 import type { LayerCacheView } from '../backend.js';
 import { PortableBackend } from '../portable.js';
-import { WasmBackend } from './backend.js';
-import { ensureWasmBuilt, randomF32, rng } from './testutil.js';
+import { randomF32, rng, useWasmBackends } from './testutil.js';
 
 const portable = new PortableBackend();
-const backends: WasmBackend[] = [];
-
-before(async () => {
-  ensureWasmBuilt();
-  for (const threads of [1, 2]) backends.push(await WasmBackend.create({ threads, minParallelMacs: 0 }));
-});
-after(async () => { for (const b of backends) await b.close(); });
+const backends = useWasmBackends([{ threads: 1 }, { threads: 2 }]);
 
 function randomCodes(n: number, r: () => number): Uint8Array {
   const c = new Uint8Array(n);

@@ -449,8 +449,8 @@ export class WasmBackend implements Backend {
     const f32 = this.f32;
     f32.set(gate.subarray(0, n), gp >> 2);
     f32.set(up.subarray(0, n), up2 >> 2);
-    // a decode token's n (~10³) takes a microsecond: a second thread only pays for itself on prefill rows
-    this.pool.run('swiglu', this.split(n, n >= 1 << 16 ? this.threads : 1, 4, (a, b) => [gp, up2, a, b]));
+    // one multiply-add's worth per value: a decode token's ~10³ values stay on one thread, prefill rows split
+    this.pool.run('swiglu', this.split(n, this.threadsFor(n), 4, (a, b) => [gp, up2, a, b]));
     gate.set(this.f32.subarray(gp >> 2, (gp >> 2) + n));
     return gate;
   }
@@ -506,9 +506,13 @@ export class WasmBackend implements Backend {
       scSrc = fp8 ? this.buf('latscales', n * g * 4) : 0;
       peSrc = this.buf('pe', n * P * 4);
     }
-    const ql = this.putF32('qlat', qLat.subarray(0, H * R));
-    const qp = this.putF32('qpe', qPe.subarray(0, H * P));
+    const qp = this.buf('qlatpe', H * (R + P) * 4);
     const { f32, u8 } = this;
+    // each head's query as [latent part | RoPE part], the layout of the kernel's key rows
+    for (let h = 0; h < H; h++) {
+      f32.set(qLat.subarray(h * R, (h + 1) * R), (qp >> 2) + h * (R + P));
+      f32.set(qPe.subarray(h * P, (h + 1) * P), (qp >> 2) + h * (R + P) + R);
+    }
     if (inMemory) {
       if (sel) new Int32Array(this.memory.buffer, sp, n).set(sel.subarray(0, n));
     } else {
@@ -525,7 +529,7 @@ export class WasmBackend implements Backend {
       }
     }
     const parts = this.split(n, this.threadsFor(H * n * (2 * R + P)), 2, (a, b, t) =>
-      [ql, qp, H, R, P, scale, fp8 ? 1 : 0, fp8 ? latSrc : 0, scSrc, fp8 ? 0 : latSrc, peSrc, sp, a, b, st + t * stride * 4, tile + t * tileFloats * 4]);
+      [qp, H, R, P, scale, fp8 ? 1 : 0, fp8 ? latSrc : 0, scSrc, fp8 ? 0 : latSrc, peSrc, sp, a, b, st + t * stride * 4, tile + t * tileFloats * 4]);
     this.pool.run('flash_part', parts);
     this.pool.run('flash_merge', this.split(H, this.threadsFor(H * R * parts.length * 64), 1, (a, b) => [st, stride, parts.length, H, R, op, a, b]));
     out.set(this.f32.subarray(op >> 2, (op >> 2) + H * R));

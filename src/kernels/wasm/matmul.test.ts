@@ -1,26 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fp8RoundTripInPlace, E4M3_TABLE } from '../../formats/dtype.js';
 import type { DType } from '../../formats/dtype.js';
 import { PortableBackend } from '../portable.js';
 import { WasmBackend } from './backend.js';
 import { relaxedSupported } from './module.js';
 import { nativeGemm } from '../native.js';
-import { absProduct, ensureWasmBuilt, maxScaledError, randomF32, randomWeight, rng } from './testutil.js';
+import { absProduct, maxScaledError, randomF32, randomWeight, rng, useWasmBackends } from './testutil.js';
 
 const portable = new PortableBackend();
-const backends: WasmBackend[] = [];
+const backends = useWasmBackends([{ threads: 1 }, { threads: 1, weights: 'q8' }, { threads: 2 }, { threads: 2, weights: 'q8' }]);
 const get = (i: number) => backends[i]!;
-
-before(async () => {
-  ensureWasmBuilt();
-  // minParallelMacs 0: even tiny calls are split, so the two-thread paths are exercised
-  for (const threads of [1, 2]) {
-    backends.push(await WasmBackend.create({ threads, minParallelMacs: 0 }));
-    backends.push(await WasmBackend.create({ threads, minParallelMacs: 0, weights: 'q8' }));
-  }
-});
-after(async () => { for (const b of backends) await b.close(); });
 
 const SHAPES: [number, number][] = [[37, 300], [130, 259], [8, 128], [5, 17], [257, 1000]];
 const DTYPES: DType[] = ['F32', 'BF16', 'F16', 'F8_E4M3'];

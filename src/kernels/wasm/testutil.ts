@@ -1,15 +1,32 @@
-// Shared helpers of the wasm backend tests: builds the .wasm when missing, random stored tensors.
+// Shared helpers of the wasm backend tests: builds the .wasm when missing, backends per test file, random
+// stored tensors.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { f32ToBf16 } from '../../formats/dtype.js';
 import type { DType } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
+import { WasmBackend, type WasmBackendOptions } from './backend.js';
 import { WASM_PATH, WASM_RELAXED_PATH } from './module.js';
 
 export function ensureWasmBuilt(): void {
   if (existsSync(WASM_PATH) && existsSync(WASM_RELAXED_PATH)) return;
   execFileSync(process.execPath, [fileURLToPath(new URL('../../../scripts/build-wasm.mjs', import.meta.url))], { stdio: 'inherit' });
+}
+
+/**
+ * One wasm backend per option set, created before the file's tests and closed after them. minParallelMacs
+ * defaults to 0 so even tiny calls split and the two-thread paths are exercised.
+ */
+export function useWasmBackends(opts: WasmBackendOptions[]): WasmBackend[] {
+  const list: WasmBackend[] = [];
+  before(async () => {
+    ensureWasmBuilt();
+    for (const o of opts) list.push(await WasmBackend.create({ minParallelMacs: 0, ...o }));
+  });
+  after(async () => { for (const b of list) await b.close(); });
+  return list;
 }
 
 /** Deterministic xorshift generator in [0,1). */

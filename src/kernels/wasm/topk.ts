@@ -11,8 +11,8 @@ export class TopkWork {
   keys = new Uint32Array(0);
   cand = new Int32Array(0);
   readonly hist = new Int32Array(BINS);
-  /** the last scores array's bits (the caller's workspace array is usually the same each step) */
-  view: { of: Float32Array; bits: Int32Array } | null = null;
+  /** int32 view of the whole buffer the scores live in (callers pass subarrays of one workspace buffer) */
+  bits: Int32Array | null = null;
 }
 
 /**
@@ -33,13 +33,14 @@ export function topkSelect(scores: Float32Array, n: number, k: number, out: Int3
     return n;
   }
   if (work.keys.length < n) { work.keys = new Uint32Array(n); work.cand = new Int32Array(n); }
-  if (work.view?.of !== scores) work.view = { of: scores, bits: new Int32Array(scores.buffer, scores.byteOffset, scores.length) };
-  const bits = work.view.bits;
+  if (work.bits?.buffer !== scores.buffer) work.bits = new Int32Array(scores.buffer, 0, scores.buffer.byteLength >> 2);
+  const bits = work.bits;
+  const base = scores.byteOffset >> 2;
   const keys = work.keys, cand = work.cand, hist = work.hist;
   // pass 1: keys and a histogram of their top bits over all n
   hist.fill(0);
   for (let i = 0; i < n; i++) {
-    const u = keyOf(bits[i]!);
+    const u = keyOf(bits[base + i]!);
     keys[i] = u;
     hist[u >>> (32 - BITS)]!++;
   }
