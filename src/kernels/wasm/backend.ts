@@ -57,6 +57,17 @@ export class WasmLinear implements Linear {
     readonly scaleBytes: number,
     readonly kPadded: number,
   ) {}
+
+  /**
+   * The first n rows as a linear of its own (same memory: rows are tiled four at a time, so a prefix of
+   * whole tiles is a prefix of the buffer). n must be a multiple of 4, or the whole; f32/bf16 only
+   * (fp8/q8 scales are laid out per 128/32-row block).
+   */
+  rowsPrefix(n: number): WasmLinear {
+    if (n === this.outDim) return this;
+    if (n > this.outDim || n % 4 || (this.format !== 'f32' && this.format !== 'bf16')) throw new Error(`${this.name}: no ${n}-row prefix view`);
+    return new WasmLinear(this.owner, this.name, n, this.inDim, this.actQuant, this.format, this.ptr, this.bytes, this.scalePtr, this.scaleBytes, this.kPadded);
+  }
 }
 
 export class WasmBackend implements Backend {
@@ -401,26 +412,37 @@ export class WasmBackend implements Backend {
         for (let i0 = 0; i0 < S; i0 += QB) {
           const n = Math.min(QB, S - i0);
           for (let i = 0; i < n; i++) qh.set(q.subarray(((i0 + i) * H + h) * dqk, ((i0 + i) * H + h + 1) * dqk), i * dqk);
-          this.matmulAt(this.putF32('mha-q', qh.subarray(0, n * dqk)), n, K, sp);
+          // causal: this block's rows see keys 0..P+i0+n-1 at most, so Q·Kᵀ scores only those (the first
+          // Tb rows of K's tiles are a prefix of its memory); rows are then spread to stride T for P·V
+          const Tb = Math.min(T, Math.ceil((P + i0 + n) / 8) * 8);
+          this.matmulAt(this.putF32('mha-q', qh.subarray(0, n * dqk)), n, Tb < T ? K.rowsPrefix(Tb) : K, sp);
           if (!sel) {
             // causal: row i sees keys 0..P+i0+i
-            this.pool.run('softmax_causal', this.split(n, this.threadsFor(n * T * 16), 1, (a, b) => [sp, T, P + i0, scale, a, b]));
+            this.pool.run('softmax_causal', this.split(n, this.threadsFor(n * Tb * 16), 1, (a, b) => [sp, Tb, P + i0, scale, a, b]));
           } else {
-            const scores = this.f32.subarray(sp >> 2, (sp >> 2) + n * T);
+            const scores = this.f32.subarray(sp >> 2, (sp >> 2) + n * Tb);
             for (let i = 0; i < n; i++) {
               const last = P + i0 + i;
-              const row = scores.subarray(i * T, (i + 1) * T);
+              const row = scores.subarray(i * Tb, (i + 1) * Tb);
               const si = sel[i0 + i] ?? null;
               if (si) { allowed.fill(0); for (const t of si) if (t <= last) allowed[t] = 1; }
               let max = -Infinity;
               for (let t = 0; t <= last; t++) if (!si || allowed[t]) { row[t]! *= scale; if (row[t]! > max) max = row[t]!; }
               let sum = 0;
-              for (let t = 0; t < T; t++) {
+              for (let t = 0; t < Tb; t++) {
                 if (t > last || (si && !allowed[t])) { row[t] = 0; continue; }
                 row[t] = Math.exp(row[t]! - max);
                 sum += row[t]!;
               }
               for (let t = 0; t <= last; t++) row[t]! /= sum;
+            }
+          }
+          if (Tb < T) {
+            // stride Tb → T, last row first (the rows only move up in memory); zeros past Tb
+            const f = this.f32, base = sp >> 2;
+            for (let i = n - 1; i >= 0; i--) {
+              f.copyWithin(base + i * T, base + i * Tb, base + (i + 1) * Tb);
+              f.fill(0, base + i * T + Tb, base + (i + 1) * T);
             }
           }
           this.matmulAt(sp, n, V, op);

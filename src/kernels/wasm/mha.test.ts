@@ -17,6 +17,8 @@ describe('wasm mhaAttention', async () => {
     { S: 150, P: 0, H: 3, dqk: 24, dv: 16 },
     { S: 70, P: 200, H: 2, dqk: 40, dv: 8 },
     { S: 129, P: 5, H: 1, dqk: 192, dv: 128 },
+    // three query blocks of 128: the first two score only the keys they can see (a prefix of K's rows)
+    { S: 300, P: 20, H: 2, dqk: 24, dv: 16 },
   ];
   for (const { S, P, H, dqk, dv } of cases) {
     for (const dsa of [false, true]) {
