@@ -83,3 +83,21 @@ test("'copy' mode adds copy drills: BOS, then one span of corpus tokens repeated
   }
   assert.ok(drills > 10 && keys > 25, `${drills} drills, ${keys} passkey windows`);
 });
+
+test("'induction' mode: half the windows are drills, their spans spread from 2 to 64 tokens (short ones included)", () => {
+  const S = 200;
+  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 7, 'induction');
+  const spans: number[] = [];
+  let keys = 0;
+  for (let i = 0; i < 200; i++) {
+    const body = [...gen.window()!.subarray(1)];
+    // the smallest period of the body (a drill of span L can also repeat with a divisor period if its tokens do)
+    const period = [...Array(63).keys()].map((k) => k + 1).find((L) => body.every((t, j) => j < L || t === body[j - L]));
+    if (period !== undefined && !/\d{3,7}\./.test(tok.decode(body))) spans.push(period);
+    else keys++;
+  }
+  assert.ok(spans.length > 70 && keys > 70, `${spans.length} drills, ${keys} passkey windows`);
+  assert.ok(spans.filter((L) => L <= 8).length > 20, `short spans form the copy mechanism: ${spans.filter((L) => L <= 8).length} of ${spans.length} ≤ 8`);
+  assert.ok(spans.some((L) => L >= 32), 'long spans too');
+  assert.ok(Math.min(...spans) >= 1 && Math.max(...spans) <= 63);
+});

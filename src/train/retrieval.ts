@@ -26,8 +26,8 @@ const QUESTIONS: ((l: string) => string)[] = [
   (l) => `\nThe ${l} is`,
 ];
 
-export type RetrievalMode = 'single' | 'mixed' | 'copy';
-export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy'];
+export type RetrievalMode = 'single' | 'mixed' | 'copy' | 'induction';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy', 'induction'];
 
 /** Turns BOS-led prose windows into retrieval windows of the same length. */
 export class RetrievalWindows {
@@ -41,7 +41,9 @@ export class RetrievalWindows {
     private readonly bos: number, private readonly eos: number | null, seed: number,
     /**
      * 'single': one key per window only; 'mixed': half the windows pack several short episodes; 'copy': a
-     * third each of single keys, episodes and copy drills (a random span repeated to the window's end)
+     * third each of single keys, episodes and copy drills (a random span repeated to the window's end);
+     * 'induction': half copy drills with spans log-uniform in 2–64 (the short ones, repeated many times at
+     * small distances, are what first forms the copy mechanism), a quarter each single keys and episodes
      */
     readonly mode: RetrievalMode = 'mixed') {
     this.rng = new Rng(seed);
@@ -80,18 +82,21 @@ export class RetrievalWindows {
   window(): Int32Array | null {
     if (this.mode === 'single') return this.single();
     const r = this.rng.next();
-    if (this.mode === 'copy' && r < 1 / 3) return this.copyDrill();
+    if (this.mode === 'copy' && r < 1 / 3) return this.copyDrill(8 + this.rng.int(57));
+    if (this.mode === 'induction') {
+      if (r < 0.5) return this.copyDrill(Math.floor(2 * 32 ** this.rng.next() + 1e-9));
+      return r < 0.75 ? this.episodes() ?? this.single() : this.single();
+    }
     return r < (this.mode === 'copy' ? 2 / 3 : 0.5) ? this.episodes() ?? this.single() : this.single();
   }
 
   /**
-   * Corpus tokens drawn one at a time from random places (no word order to predict) into a span of 8–64,
+   * Corpus tokens drawn one at a time from random places (no word order to predict) into a span,
    * repeated to the window's end: after its first pass every token is predictable only by copying from
    * the context, the plainest signal there is for the copy (induction) mechanism passkeys need.
    */
-  private copyDrill(): Int32Array {
+  private copyDrill(span: number): Int32Array {
     const { rng, S, stream } = this;
-    const span = 8 + rng.int(57);
     const unit: number[] = [];
     while (unit.length < span) {
       const t = stream[rng.int(stream.length)]!;
