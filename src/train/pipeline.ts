@@ -56,7 +56,7 @@ export interface TrainStageOptions {
   saveEvery?: number;
   /** share of training windows replaced by retrieval (passkey-style) windows, 0–1 (default 0) */
   retrieval?: number;
-  /** retrieval windows with one key ('single'), half of them several short episodes ('mixed', default), a third each of those and copy drills ('copy'), or half drills with short spans too ('induction') */
+  /** retrieval windows with one key ('single'), half of them several short episodes ('mixed', default), a third each of those and copy drills ('copy'), half drills with short spans too ('induction'), or drills only ('drills') */
   retrievalMode?: RetrievalMode;
   /** index_topk written to (and used by) the model */
   topk?: number;

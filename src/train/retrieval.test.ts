@@ -101,3 +101,17 @@ test("'induction' mode: half the windows are drills, their spans spread from 2 t
   assert.ok(spans.some((L) => L >= 32), 'long spans too');
   assert.ok(Math.min(...spans) >= 1 && Math.max(...spans) <= 63);
 });
+
+test("'drills' mode: every window is a copy drill, spans from 2 up to half the window", () => {
+  const S = 32;
+  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 8, 'drills');
+  const spans: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const body = [...gen.window()!.subarray(1)];
+    const period = [...Array(S).keys()].map((k) => k + 1).find((L) => body.every((t, j) => j < L || t === body[j - L]));
+    assert.ok(period !== undefined && period <= 15, `repeats within the window (period ${period})`);
+    spans.push(period);
+  }
+  assert.ok(spans.filter((L) => L <= 4).length > 25, 'many short spans');
+  assert.ok(spans.some((L) => L >= 10), 'and some long ones');
+});

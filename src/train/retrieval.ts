@@ -26,8 +26,8 @@ const QUESTIONS: ((l: string) => string)[] = [
   (l) => `\nThe ${l} is`,
 ];
 
-export type RetrievalMode = 'single' | 'mixed' | 'copy' | 'induction';
-export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy', 'induction'];
+export type RetrievalMode = 'single' | 'mixed' | 'copy' | 'induction' | 'drills';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy', 'induction', 'drills'];
 
 /** Turns BOS-led prose windows into retrieval windows of the same length. */
 export class RetrievalWindows {
@@ -43,7 +43,9 @@ export class RetrievalWindows {
      * 'single': one key per window only; 'mixed': half the windows pack several short episodes; 'copy': a
      * third each of single keys, episodes and copy drills (a random span repeated to the window's end);
      * 'induction': half copy drills with spans log-uniform in 2–64 (the short ones, repeated many times at
-     * small distances, are what first forms the copy mechanism), a quarter each single keys and episodes
+     * small distances, are what first forms the copy mechanism), a quarter each single keys and episodes;
+     * 'drills': copy drills only, spans log-uniform from 2 to half the window (at most 64) — a short-window
+     * warm-up stage for the copy mechanism
      */
     readonly mode: RetrievalMode = 'mixed') {
     this.rng = new Rng(seed);
@@ -81,13 +83,19 @@ export class RetrievalWindows {
   /** One window of exactly S ids (BOS first), or null when S is too short for the prompt. */
   window(): Int32Array | null {
     if (this.mode === 'single') return this.single();
+    if (this.mode === 'drills') return this.copyDrill(this.logSpan(Math.min(64, Math.floor((this.S - 1) / 2))));
     const r = this.rng.next();
     if (this.mode === 'copy' && r < 1 / 3) return this.copyDrill(8 + this.rng.int(57));
     if (this.mode === 'induction') {
-      if (r < 0.5) return this.copyDrill(Math.floor(2 * 32 ** this.rng.next() + 1e-9));
+      if (r < 0.5) return this.copyDrill(this.logSpan(64));
       return r < 0.75 ? this.episodes() ?? this.single() : this.single();
     }
     return r < (this.mode === 'copy' ? 2 / 3 : 0.5) ? this.episodes() ?? this.single() : this.single();
+  }
+
+  /** A span length log-uniform in [2, max] (max ≥ 2): as many drills of 2–4 tokens as of 16–32. */
+  private logSpan(max: number): number {
+    return Math.min(max, Math.max(2, Math.floor(2 * (Math.max(2, max) / 2) ** this.rng.next())));
   }
 
   /**
