@@ -323,7 +323,9 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
     L.push(`- **Decode, q8**: ${gb(x.bytes)} per token at ${gbs(q.decodeMsPerToken)} GB/s (median step; ${gbs(q.decodeBestMs)} GB/s at the best step) against ` +
       `${f1(r.bw.gbPerS[a.threads]!)} GB/s measured: ${pct(x.fraction)} of the roofline. The q8 weights are stored in tiles of four rows interleaved by ` +
       '32-code block (scales likewise), so a GEMV streams one pointer per tile instead of four row streams and four scale streams: the kernels bench\'s ' +
-      'q8 GEMV from DRAM went 15.4 → 24.2 GB/s on one thread and 31.3 → 47.6 on two. What is left is arithmetic: every int8 weight is widened to int16 before `i32x4.dot_i16x8_s` (no int8 dot product in ' +
+      'q8 GEMV from DRAM went 15.4 → 24.2 GB/s on one thread and 31.3 → 47.6 on two (an AMD host). Each tile is walked as two halves at once, two read ' +
+      'streams in flight instead of one: on an Intel Xeon host (15 / 20.5 GB/s probe) that took this model\'s q8 decode from 33.0 to 22.2 ms per token on two ' +
+      'threads (0.77× → 1.11× llama.cpp) and an 8192² q8 GEMV from 7.2 to 9.4 GB/s on one. What is left is arithmetic: every int8 weight is widened to int16 before `i32x4.dot_i16x8_s` (no int8 dot product in ' +
       'SIMD128), ~23–26 G weights/s per thread in cache, close to the ~20 GB/s per thread that two threads share. Relaxed SIMD\'s ' +
       '`i32x4.relaxed_dot_i8x16_i7x16_add_s` (pmaddubsw on this V8, saturating) is 2× faster but needs one operand in 0..127: 7-bit weights moved the tiny-fp8 ' +
       'golden logits to 7.6 % median error (argmax 30/40), 7-bit activations double the activation rounding — not shipped. ' +
@@ -333,7 +335,9 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
     const x = roofOf(n);
     L.push(`- **Decode, bf16**: ${pct(x.fraction)} of the roofline (median step). BF16 weights are tiled like q8 (four rows interleaved by 8-value ` +
       'block): the kernels bench\'s bf16 GEMV from DRAM went 18.3 → 24.3 GB/s on one thread and 31.1 → 44.7 on two. The GEMV widens each weight with a shift or a mask and multiplies and adds (~18 G weights/s per ' +
-      'thread in cache, ~36 GB/s); a fused multiply-add was 16 % slower on this accumulator chain (latency) and more accumulators spill V8\'s 16 vector registers.');
+      'thread in cache, ~36 GB/s); a fused multiply-add was 16 % slower on this accumulator chain (latency) and more accumulators spill V8\'s 16 vector registers. ' +
+      'Like q8 it walks each tile as two halves at once, and sums the two products before the accumulator (one add per block on its chain): on the Intel ' +
+      'host above bf16 decode went 54.2 → 34.8 ms per token on two threads (0.66× → 0.96× llama.cpp).');
   }
   if (q && lq) {
     const fl = flopsPerToken(cfg, Math.floor(a.prompt / 2), 'prefill', 'dsa');
