@@ -131,40 +131,36 @@ function tileQ8Halves(t0: usize, s0: usize, xq: usize, xs: usize, yo: usize, nb:
   const end = t0 + hp;
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
   for (; p < end; p += 128, sp += 16, xo += 32, xsp += 4) {
-    {
-      const xa = v128.load(xo), xb = v128.load(xo, 16);
-      const xa0 = i16x8.extend_low_i8x16_s(xa), xa1 = i16x8.extend_high_i8x16_s(xa);
-      const xb0 = i16x8.extend_low_i8x16_s(xb), xb1 = i16x8.extend_high_i8x16_s(xb);
-      const xd = load<f32>(xsp);
-      a0 = fma(f32x4.convert_i32x4_s(q8Block(p, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sp) * xd), a0);
-      a1 = fma(f32x4.convert_i32x4_s(q8Block(p + 32, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sp, 4) * xd), a1);
-      a2 = fma(f32x4.convert_i32x4_s(q8Block(p + 64, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sp, 8) * xd), a2);
-      a3 = fma(f32x4.convert_i32x4_s(q8Block(p + 96, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sp, 12) * xd), a3);
-    }
-    {
-      const xa = v128.load((xo + hx)), xb = v128.load((xo + hx), 16);
-      const xa0 = i16x8.extend_low_i8x16_s(xa), xa1 = i16x8.extend_high_i8x16_s(xa);
-      const xb0 = i16x8.extend_low_i8x16_s(xb), xb1 = i16x8.extend_high_i8x16_s(xb);
-      const xd = load<f32>((xsp + hxs));
-      a0 = fma(f32x4.convert_i32x4_s(q8Block((p + hp), xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>((sp + hs)) * xd), a0);
-      a1 = fma(f32x4.convert_i32x4_s(q8Block((p + hp) + 32, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>((sp + hs), 4) * xd), a1);
-      a2 = fma(f32x4.convert_i32x4_s(q8Block((p + hp) + 64, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>((sp + hs), 8) * xd), a2);
-      a3 = fma(f32x4.convert_i32x4_s(q8Block((p + hp) + 96, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>((sp + hs), 12) * xd), a3);
-    }
+    let xa = v128.load(xo), xb = v128.load(xo, 16);
+    let xa0 = i16x8.extend_low_i8x16_s(xa), xa1 = i16x8.extend_high_i8x16_s(xa);
+    let xb0 = i16x8.extend_low_i8x16_s(xb), xb1 = i16x8.extend_high_i8x16_s(xb);
+    let xd = load<f32>(xsp);
+    a0 = q8RowFma(p, sp, xa0, xa1, xb0, xb1, xd, a0); a1 = q8RowFma(p + 32, sp + 4, xa0, xa1, xb0, xb1, xd, a1);
+    a2 = q8RowFma(p + 64, sp + 8, xa0, xa1, xb0, xb1, xd, a2); a3 = q8RowFma(p + 96, sp + 12, xa0, xa1, xb0, xb1, xd, a3);
+    const q = p + hp, sq = sp + hs;
+    xa = v128.load(xo + hx); xb = v128.load(xo + hx, 16);
+    xa0 = i16x8.extend_low_i8x16_s(xa); xa1 = i16x8.extend_high_i8x16_s(xa);
+    xb0 = i16x8.extend_low_i8x16_s(xb); xb1 = i16x8.extend_high_i8x16_s(xb);
+    xd = load<f32>(xsp + hxs);
+    a0 = q8RowFma(q, sq, xa0, xa1, xb0, xb1, xd, a0); a1 = q8RowFma(q + 32, sq + 4, xa0, xa1, xb0, xb1, xd, a1);
+    a2 = q8RowFma(q + 64, sq + 8, xa0, xa1, xb0, xb1, xd, a2); a3 = q8RowFma(q + 96, sq + 12, xa0, xa1, xb0, xb1, xd, a3);
   }
   if (nb & 1) {
     // the odd last block sits right after the second half
-    const q = p + hp, sq = sp + hs, xh = xo + hx;
-    const xa = v128.load(xh), xb = v128.load(xh, 16);
+    const q = p + hp, sq = sp + hs;
+    const xa = v128.load(xo + hx), xb = v128.load(xo + hx, 16);
     const xa0 = i16x8.extend_low_i8x16_s(xa), xa1 = i16x8.extend_high_i8x16_s(xa);
     const xb0 = i16x8.extend_low_i8x16_s(xb), xb1 = i16x8.extend_high_i8x16_s(xb);
     const xd = load<f32>(xsp + hxs);
-    a0 = fma(f32x4.convert_i32x4_s(q8Block(q, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sq) * xd), a0);
-    a1 = fma(f32x4.convert_i32x4_s(q8Block(q + 32, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sq, 4) * xd), a1);
-    a2 = fma(f32x4.convert_i32x4_s(q8Block(q + 64, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sq, 8) * xd), a2);
-    a3 = fma(f32x4.convert_i32x4_s(q8Block(q + 96, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sq, 12) * xd), a3);
+    a0 = q8RowFma(q, sq, xa0, xa1, xb0, xb1, xd, a0); a1 = q8RowFma(q + 32, sq + 4, xa0, xa1, xb0, xb1, xd, a1);
+    a2 = q8RowFma(q + 64, sq + 8, xa0, xa1, xb0, xb1, xd, a2); a3 = q8RowFma(q + 96, sq + 12, xa0, xa1, xb0, xb1, xd, a3);
   }
   store<f32>(yo, hsum(a0)); store<f32>(yo, hsum(a1), 4); store<f32>(yo, hsum(a2), 8); store<f32>(yo, hsum(a3), 12);
+}
+
+/** acc + (one row's 32-block at p · the widened activation block) × (its scale at sp × the activation's xd). */
+@inline function q8RowFma(p: usize, sp: usize, xa0: v128, xa1: v128, xb0: v128, xb1: v128, xd: f32, acc: v128): v128 {
+  return fma(f32x4.convert_i32x4_s(q8Block(p, xa0, xa1, xb0, xb1)), f32x4.splat(load<f32>(sp) * xd), acc);
 }
 
 /** One weight row n of gemm_q8 for every m (rows before/after the whole tiles of a range). */
