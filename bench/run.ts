@@ -348,9 +348,11 @@ export function machine(): { cpu: string; cores: number; node: string; llamaCpp:
   } catch { /* not Linux */ }
   let llamaCpp = 'not installed';
   if (llamaCppInstalled()) {
-    const pkg = JSON.parse(readFileSync(join(benchDir, 'llamacpp', 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string };
-    const rel = JSON.parse(readFileSync(join(benchDir, 'llamacpp', 'node_modules', 'node-llama-cpp', 'llama', 'binariesGithubRelease.json'), 'utf8')) as { release: string };
-    const amxAside = existsSync(join(benchDir, 'llamacpp', 'node_modules', '@node-llama-cpp', 'linux-x64', 'bins', 'linux-x64', 'amx-disabled', 'libggml-cpu-sapphirerapids.so'));
+    const modules = join(benchDir, 'llamacpp', 'node_modules');
+    const pkg = JSON.parse(readFileSync(join(modules, 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string };
+    const rel = JSON.parse(readFileSync(join(modules, 'node-llama-cpp', 'llama', 'binariesGithubRelease.json'), 'utf8')) as { release: string };
+    // bench/llamacpp/setup.mjs moves it there on AMX CPUs
+    const amxAside = existsSync(join(modules, '@node-llama-cpp', 'linux-x64', 'bins', 'linux-x64', 'amx-disabled', 'libggml-cpu-sapphirerapids.so'));
     llamaCpp = `node-llama-cpp ${pkg.version} (bundled llama.cpp release "${rel.release}", prebuilt CPU binaries` +
       (amxAside ? '; its AMX variant set aside by bench:setup because it aborts on the MLA graph with Q8_0 weights, so ggml runs its best AVX-512 VNNI/BF16 variant)' : ')');
   }
