@@ -26,7 +26,7 @@ export function gemv_q8_grouped(wq: usize, ws: usize, xq: usize, xs: usize, y: u
   while (n < n1) {
     const g = n / Nh;
     const e = min(n1, (g + 1) * Nh);
-    gemm_q8(wq, ws, xq + <usize>g * <usize>Kp, xs + <usize>g * sb, y, 1, 0, Kp, n, e);
+    gemm_q8(wq, ws, xq + <usize>g * <usize>Kp, xs + <usize>g * sb, y, 1, 0, Kp, n, e, 0);
     n = e;
   }
 }

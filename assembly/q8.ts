@@ -52,11 +52,22 @@ import { weightAt } from './gemm';
 /** round(v·inv) as int32 lanes (|v·inv| ≤ 127, so the narrowing that follows never saturates). */
 @inline function qi(v: v128, inv: v128): v128 { return i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, inv))); }
 
-/** Quantises rows [m0,m1) of x[M,K] to int8 blocks of 32 (rows padded with zeros to Kp), rows contiguous. */
-export function quant_q8(x: usize, K: i32, Kp: i32, q: usize, s: usize, m0: i32, m1: i32): void {
+/**
+ * Quantises rows [m0,m1) of x[M,K] to int8 blocks of 32 (rows padded with zeros to Kp), rows contiguous;
+ * with xw ≠ 0 also writes the codes widened to int16 there ([M,Kp]), which gemm_q8's two-row path reads.
+ */
+export function quant_q8(x: usize, K: i32, Kp: i32, q: usize, s: usize, m0: i32, m1: i32, xw: usize): void {
   const nb = Kp / QB;
   for (let m = m0; m < m1; m++) {
-    quantRow(x + <usize>m * (<usize>K << 2), K, Kp, q + <usize>m * <usize>Kp, QB, s + (<usize>(m * nb) << 2), 4);
+    const qr = q + <usize>m * <usize>Kp;
+    quantRow(x + <usize>m * (<usize>K << 2), K, Kp, qr, QB, s + (<usize>(m * nb) << 2), 4);
+    if (xw == 0) continue;
+    const wr = xw + (<usize>m * <usize>Kp << 1);
+    for (let k = 0; k < Kp; k += 16) {
+      const v = v128.load(qr + <usize>k);
+      v128.store(wr + (<usize>k << 1), i16x8.extend_low_i8x16_s(v));
+      v128.store(wr + (<usize>k << 1), i16x8.extend_high_i8x16_s(v), 16);
+    }
   }
 }
 
@@ -83,7 +94,7 @@ export function repack_q8(fmt: i32, w: usize, sc: usize, K: i32, Kp: i32, q: usi
  * y[M,N] rows [n0,n1) from tiled q8 weights and q8 activation rows (xq [M,Kp], xs [M,Kp/32]): whole
  * tiles stream one pointer and are reused for every m; rows outside whole tiles go one at a time.
  */
-export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M: i32, N: i32, Kp: i32, n0: i32, n1: i32): void {
+export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M: i32, N: i32, Kp: i32, n0: i32, n1: i32, xw: usize): void {
   const nb = Kp / QB;
   const sb = <usize>nb << 2;
   const tileBytes = <usize>Kp << 2;
@@ -95,7 +106,11 @@ export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M:
       tileQ8Halves(t0, s0, xq, xs, y + (<usize>n << 2), nb);
       continue;
     }
-    for (let m = 0; m < M; m++) {
+    let m0 = 0;
+    if (xw != 0) {
+      for (; m0 + 2 <= M; m0 += 2) tileQ8Pair(t0, s0, xw + (<usize>m0 * <usize>Kp << 1), xs + <usize>m0 * sb, y + ((<usize>m0 * <usize>N + <usize>n) << 2), nb, Kp, N);
+    }
+    for (let m = m0; m < M; m++) {
       let xo = xq + <usize>m * <usize>Kp, xsp = xs + <usize>m * sb;
       let p = t0, sp = s0;
       const end = t0 + tileBytes;
@@ -149,6 +164,49 @@ function tileQ8Halves(t0: usize, s0: usize, xq: usize, xs: usize, yo: usize, nb:
     a2 = q8RowFma(q + 64, sq + 8, xa0, xa1, xb0, xb1, xd, a2); a3 = q8RowFma(q + 96, sq + 12, xa0, xa1, xb0, xb1, xd, a3);
   }
   store<f32>(yo, hsum(a0)); store<f32>(yo, hsum(a1), 4); store<f32>(yo, hsum(a2), 8); store<f32>(yo, hsum(a3), 12);
+}
+
+/**
+ * One tile against two activation rows (prefill), from int16 activations (xw: two rows Kp apart): each
+ * row's weight block is widened once and serves both rows, so a block costs ~20 % fewer instructions than
+ * two one-row passes. Same integer sums and the same fp32 operations per output as the one-row loop.
+ */
+function tileQ8Pair(t0: usize, s0: usize, xw: usize, xs: usize, yo: usize, nb: i32, Kp: i32, N: i32): void {
+  const x1off = <usize>Kp << 1, s1off = <usize>nb << 2;
+  const end = t0 + (<usize>nb << 7);
+  let p = t0, sp = s0, xo = xw, xsp = xs;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  for (; p < end; p += 128, sp += 16, xo += 64, xsp += 4) {
+    const wsv = v128.load(sp);
+    const d0 = f32x4.mul(wsv, f32x4.splat(load<f32>(xsp))), d1 = f32x4.mul(wsv, f32x4.splat(load<f32>(xsp + s1off)));
+    const x1 = xo + x1off;
+    let wa = v128.load(p), wb = v128.load(p, 16);
+    let w0 = i16x8.extend_low_i8x16_s(wa), w1 = i16x8.extend_high_i8x16_s(wa), w2 = i16x8.extend_low_i8x16_s(wb), w3 = i16x8.extend_high_i8x16_s(wb);
+    a0 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, xo)), i32x4.shuffle(d0, d0, 0, 0, 0, 0), a0);
+    b0 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, x1)), i32x4.shuffle(d1, d1, 0, 0, 0, 0), b0);
+    wa = v128.load(p, 32); wb = v128.load(p, 48);
+    w0 = i16x8.extend_low_i8x16_s(wa); w1 = i16x8.extend_high_i8x16_s(wa); w2 = i16x8.extend_low_i8x16_s(wb); w3 = i16x8.extend_high_i8x16_s(wb);
+    a1 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, xo)), i32x4.shuffle(d0, d0, 1, 1, 1, 1), a1);
+    b1 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, x1)), i32x4.shuffle(d1, d1, 1, 1, 1, 1), b1);
+    wa = v128.load(p, 64); wb = v128.load(p, 80);
+    w0 = i16x8.extend_low_i8x16_s(wa); w1 = i16x8.extend_high_i8x16_s(wa); w2 = i16x8.extend_low_i8x16_s(wb); w3 = i16x8.extend_high_i8x16_s(wb);
+    a2 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, xo)), i32x4.shuffle(d0, d0, 2, 2, 2, 2), a2);
+    b2 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, x1)), i32x4.shuffle(d1, d1, 2, 2, 2, 2), b2);
+    wa = v128.load(p, 96); wb = v128.load(p, 112);
+    w0 = i16x8.extend_low_i8x16_s(wa); w1 = i16x8.extend_high_i8x16_s(wa); w2 = i16x8.extend_low_i8x16_s(wb); w3 = i16x8.extend_high_i8x16_s(wb);
+    a3 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, xo)), i32x4.shuffle(d0, d0, 3, 3, 3, 3), a3);
+    b3 = fma(f32x4.convert_i32x4_s(dot4(w0, w1, w2, w3, x1)), i32x4.shuffle(d1, d1, 3, 3, 3, 3), b3);
+  }
+  store<f32>(yo, hsum(a0)); store<f32>(yo, hsum(a1), 4); store<f32>(yo, hsum(a2), 8); store<f32>(yo, hsum(a3), 12);
+  const y1 = yo + (<usize>N << 2);
+  store<f32>(y1, hsum(b0)); store<f32>(y1, hsum(b1), 4); store<f32>(y1, hsum(b2), 8); store<f32>(y1, hsum(b3), 12);
+}
+
+/** The int32 sums of one row's widened 32-block (w0..w3) against 32 int16 activations at x. */
+@inline function dot4(w0: v128, w1: v128, w2: v128, w3: v128, x: usize): v128 {
+  return i32x4.add(
+    i32x4.add(i32x4.dot_i16x8_s(w0, v128.load(x)), i32x4.dot_i16x8_s(w1, v128.load(x, 16))),
+    i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(x, 32)), i32x4.dot_i16x8_s(w3, v128.load(x, 48))));
 }
 
 /** acc + (one row's 32-block at p · the widened activation block) × (its scale at sp × the activation's xd). */

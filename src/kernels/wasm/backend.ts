@@ -287,7 +287,7 @@ export class WasmBackend implements Backend {
         const qx = this.buf('qx', M * Kp);
         const sx = this.buf('sx', M * (Kp / QB) * 4);
         const dx = this.buf('native-x', M * K * 4);
-        this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b]));
+        this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b, 0]));
         this.pool.run('dequant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [qx, sx, K, Kp, dx, a, b]));
         this.pool.run('unpack_q8', this.split(N, this.threadsFor(N * K), 1, (a, b) => [w.ptr, w.scalePtr, K, Kp, wp, a, b]));
         x = this.f32.subarray(dx >> 2, (dx >> 2) + M * K);
@@ -314,8 +314,10 @@ export class WasmBackend implements Backend {
       const Kp = w.kPadded;
       const qx = this.buf('qx', M * Kp);
       const sx = this.buf('sx', M * (Kp / QB) * 4);
-      this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b]));
-      this.pool.run('gemm_q8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, qx, sx, yp, M, N, Kp, a, b]));
+      // M > 1: the codes widened to int16 too, so gemm_q8 widens each weight block once per two rows
+      const xw = M > 1 ? this.buf('xw', M * Kp * 2) : 0;
+      this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b, xw]));
+      this.pool.run('gemm_q8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, qx, sx, yp, M, N, Kp, a, b, xw]));
     } else if (M === 1) {
       if (w.format === 'fp8') this.pool.run('gemv_fp8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, xp, yp, K, a, b]));
       else this.pool.run(w.format === 'f32' ? 'gemv_f32' : 'gemv_bf16', this.split(N, th, 4, (a, b) => [w.ptr, xp, yp, K, a, b]));
@@ -345,7 +347,7 @@ export class WasmBackend implements Backend {
       const Kp = w.kPadded;
       const qx = this.buf('qx', G * Kp);
       const sx = this.buf('sx', G * (Kp / QB) * 4);
-      this.pool.run('quant_q8', this.split(G, this.threadsFor(G * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b]));
+      this.pool.run('quant_q8', this.split(G, this.threadsFor(G * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b, 0]));
       this.pool.run('gemv_q8_grouped', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, qx, sx, yp, Kp, Nh, a, b]));
     } else {
       const fmt = FMT_CODE[w.format];

@@ -59,6 +59,23 @@ describe('wasm matmul q8 repack', () => {
   }
 });
 
+describe('wasm q8 GEMM row pairs', () => {
+  it('a row gives bitwise the same result whether it runs in a pair or alone (M = 3: rows 0,1 paired, row 2 alone)', () => {
+    for (const bi of [1, 3]) {
+      for (const [N, K] of [[64, 256], [37, 100], [130, 2048], [12, 33]] as const) {
+        const { w, s } = randomWeight('BF16', N, K, rng(N + K));
+        const lq = get(bi).linear('w', w, s);
+        const a = randomF32(K, rng(1)), c = randomF32(K, rng(2));
+        const x = new Float32Array(3 * K);
+        x.set(a, 0); x.set(c, K); x.set(a, 2 * K);
+        const y = get(bi).matmul(x, 3, lq);
+        assert.deepEqual(y.subarray(0, N), y.subarray(2 * N, 3 * N), `${N}×${K}, backend ${bi}`);
+        get(bi).release(lq);
+      }
+    }
+  });
+});
+
 describe('wasm tiled weight layout', () => {
   it('dequantize gives the stored values back exactly (rows not a multiple of four, K not of the block, odd K)', () => {
     for (const dtype of ['F32', 'F16', 'BF16', 'F8_E4M3'] as const) {
