@@ -1,4 +1,4 @@
-import { decode_fp8, fma } from './common';
+import { anyLowExp, fma, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
 
 // ---- attention-side kernels --------------------------------------------------------------------
 
@@ -7,6 +7,33 @@ import { decode_fp8, fma } from './common';
   const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 2, 6), v128.shuffle<f32>(a0, a1, 1, 5, 3, 7));
   const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 2, 6), v128.shuffle<f32>(a2, a3, 1, 5, 3, 7));
   return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
+}
+
+/**
+ * D e4m3 codes (D % 16 == 0) to f32, unscaled: decode_fp8's values, with the normal codes rebiased in
+ * 16-bit lanes (the sign-extended code shifted and masked is the bf16 of its value), eight at a time,
+ * then widened to f32 — no byte shuffles.
+ */
+@inline function decodeKey(src: usize, dst: usize, D: i32): void {
+  for (let i = 0; i < D; i += 16) {
+    const b = v128.load(src + <usize>i);
+    const o = dst + (<usize>i << 2);
+    if (anyLowExp(b)) { // zero or subnormal codes (rare): the select-based decode
+      v128.store(o, fp8Exact(lane0(b)));
+      v128.store(o, fp8Exact(lane1(b)), 16);
+      v128.store(o, fp8Exact(lane2(b)), 32);
+      v128.store(o, fp8Exact(lane3(b)), 48);
+      continue;
+    }
+    // sign-extended code << 4: sign in bit 15 (and the bits the mask clears), magnitude in bits 10..4
+    const mask = i16x8.splat(<i16>0x87f0), bias = i16x8.splat(120 << 7);
+    const lo = i16x8.add(v128.and(i16x8.shl(i16x8.extend_low_i8x16_s(b), 4), mask), bias);
+    const hi = i16x8.add(v128.and(i16x8.shl(i16x8.extend_high_i8x16_s(b), 4), mask), bias);
+    v128.store(o, i32x4.shl(i32x4.extend_low_i16x8_u(lo), 16));
+    v128.store(o, i32x4.shl(i32x4.extend_high_i16x8_u(lo), 16), 16);
+    v128.store(o, i32x4.shl(i32x4.extend_low_i16x8_u(hi), 16), 32);
+    v128.store(o, i32x4.shl(i32x4.extend_high_i16x8_u(hi), 16), 48);
+  }
 }
 
 /**
@@ -25,7 +52,7 @@ export function indexer_scores(q: usize, w: usize, rows: i32, H: i32, D: i32, co
     const nt = min(4, t1 - t);
     for (let j = 0; j < 4; j++) {
       const tt = j < nt ? t + j : t; // pad the last group with a repeat of its first token
-      decode_fp8(codes + <usize>tt * <usize>D, kbuf + <usize>j * db, D, 0);
+      decodeKey(codes + <usize>tt * <usize>D, kbuf + <usize>j * db, D);
     }
     const k0 = kbuf, k1 = k0 + db, k2 = k1 + db, k3 = k2 + db;
     const kp = ksc + (<usize>t << 2);
