@@ -1,4 +1,4 @@
-import { anyLowExp, fma, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
+import { anyLowExp, bf16F32Hi, bf16F32Lo, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
 
 // ---- attention-side kernels --------------------------------------------------------------------
 
@@ -10,9 +10,8 @@ import { anyLowExp, fma, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
 }
 
 /**
- * D e4m3 codes (D % 16 == 0) to f32, unscaled: decode_fp8's values, with the normal codes rebiased in
- * 16-bit lanes (the sign-extended code shifted and masked is the bf16 of its value), eight at a time,
- * then widened to f32 — no byte shuffles.
+ * D e4m3 codes (D % 16 == 0) to f32, unscaled: decode_fp8's values without its multiply by a scale
+ * (the indexer applies each key's scale to its score).
  */
 @inline function decodeKey(src: usize, dst: usize, D: i32): void {
   for (let i = 0; i < D; i += 16) {
@@ -25,14 +24,11 @@ import { anyLowExp, fma, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
       v128.store(o, fp8Exact(lane3(b)), 48);
       continue;
     }
-    // sign-extended code << 4: sign in bit 15 (and the bits the mask clears), magnitude in bits 10..4
-    const mask = i16x8.splat(<i16>0x87f0), bias = i16x8.splat(120 << 7);
-    const lo = i16x8.add(v128.and(i16x8.shl(i16x8.extend_low_i8x16_s(b), 4), mask), bias);
-    const hi = i16x8.add(v128.and(i16x8.shl(i16x8.extend_high_i8x16_s(b), 4), mask), bias);
-    v128.store(o, i32x4.shl(i32x4.extend_low_i16x8_u(lo), 16));
-    v128.store(o, i32x4.shl(i32x4.extend_high_i16x8_u(lo), 16), 16);
-    v128.store(o, i32x4.shl(i32x4.extend_low_i16x8_u(hi), 16), 32);
-    v128.store(o, i32x4.shl(i32x4.extend_high_i16x8_u(hi), 16), 48);
+    const lo = fp8Bf16Lo(b), hi = fp8Bf16Hi(b);
+    v128.store(o, bf16F32Lo(lo));
+    v128.store(o, bf16F32Hi(lo), 16);
+    v128.store(o, bf16F32Lo(hi), 32);
+    v128.store(o, bf16F32Hi(hi), 48);
   }
 }
 

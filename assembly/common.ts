@@ -31,10 +31,6 @@ export const QB: i32 = 32; // q8 block
   return (b & 0x80) != 0 ? -v : v;
 }
 
-@inline export function fp8Fast(lane: v128): v128 {
-  return i32x4.add(v128.and(i32x4.shr_s(lane, 4), i32x4.splat(0x87f00000)), i32x4.splat(120 << 23));
-}
-
 @inline export function fp8Exact(lane: v128): v128 {
   const t = v128.and(i32x4.shr_s(lane, 4), i32x4.splat(0x87f00000));
   const norm = i32x4.add(t, i32x4.splat(120 << 23));
@@ -44,6 +40,19 @@ export const QB: i32 = 32; // q8 block
   const sub = v128.or(mag, v128.and(t, i32x4.splat(0x80000000)));
   return v128.bitselect(sub, norm, isSub);
 }
+
+// The fast path without byte shuffles (V8 lowers a two-input i8x16.shuffle to several instructions):
+// the code sign-extended to 16 bits and shifted left by 4 has the sign in bit 15 and the 7 magnitude bits
+// in bits 10..4 — masked and rebiased, that is the bf16 of a normal code's value, eight codes per vector;
+// bf16 → f32 is a widening and a shift.
+@inline export function fp8Bf16Lo(b: v128): v128 {
+  return i16x8.add(v128.and(i16x8.shl(i16x8.extend_low_i8x16_s(b), 4), i16x8.splat(<i16>0x87f0)), i16x8.splat(120 << 7));
+}
+@inline export function fp8Bf16Hi(b: v128): v128 {
+  return i16x8.add(v128.and(i16x8.shl(i16x8.extend_high_i8x16_s(b), 4), i16x8.splat(<i16>0x87f0)), i16x8.splat(120 << 7));
+}
+@inline export function bf16F32Lo(v: v128): v128 { return i32x4.shl(i32x4.extend_low_i16x8_u(v), 16); }
+@inline export function bf16F32Hi(v: v128): v128 { return i32x4.shl(i32x4.extend_high_i16x8_u(v), 16); }
 
 @inline export function lane0(b: v128): v128 { return i8x16.shuffle(i8x16.splat(0), b, 0, 0, 0, 16, 0, 0, 0, 17, 0, 0, 0, 18, 0, 0, 0, 19); }
 @inline export function lane1(b: v128): v128 { return i8x16.shuffle(i8x16.splat(0), b, 0, 0, 0, 20, 0, 0, 0, 21, 0, 0, 0, 22, 0, 0, 0, 23); }
@@ -68,10 +77,11 @@ export function decode_fp8(src: usize, dst: usize, n: i32, scales: usize): void 
       v128.store(o, f32x4.mul(fp8Exact(lane2(b)), s), 32);
       v128.store(o, f32x4.mul(fp8Exact(lane3(b)), s), 48);
     } else {
-      v128.store(o, f32x4.mul(fp8Fast(lane0(b)), s));
-      v128.store(o, f32x4.mul(fp8Fast(lane1(b)), s), 16);
-      v128.store(o, f32x4.mul(fp8Fast(lane2(b)), s), 32);
-      v128.store(o, f32x4.mul(fp8Fast(lane3(b)), s), 48);
+      const lo = fp8Bf16Lo(b), hi = fp8Bf16Hi(b);
+      v128.store(o, f32x4.mul(bf16F32Lo(lo), s));
+      v128.store(o, f32x4.mul(bf16F32Hi(lo), s), 16);
+      v128.store(o, f32x4.mul(bf16F32Lo(hi), s), 32);
+      v128.store(o, f32x4.mul(bf16F32Hi(hi), s), 48);
     }
   }
   for (; i < n; i++) {

@@ -1,4 +1,4 @@
-import { FMT_BF16, FMT_F32, anyLowExp, decode_fp8, fma, fp8Exact, fp8Fast, hsum, lane0, lane1, lane2, lane3, scalarE4m3 } from './common';
+import { FMT_BF16, FMT_F32, anyLowExp, bf16F32Hi, bf16F32Lo, decode_fp8, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, hsum, lane0, lane1, lane2, lane3, scalarE4m3 } from './common';
 
 // ---- GEMV (M = 1): one tile of four rows at a time, bandwidth bound -------------------------------
 
@@ -133,16 +133,22 @@ function bf16Row(w: usize, x: usize, y: usize, K: i32, n: i32): void {
 
 @inline function fp8Dot16(r: usize, x0: v128, x1: v128, x2: v128, x3: v128, a: v128): v128 {
   const b = v128.load(r);
-  if (anyLowExp(b)) {
-    a = fma(fp8Exact(lane0(b)), x0, a);
-    a = fma(fp8Exact(lane1(b)), x1, a);
-    a = fma(fp8Exact(lane2(b)), x2, a);
-    return fma(fp8Exact(lane3(b)), x3, a);
-  }
-  a = fma(fp8Fast(lane0(b)), x0, a);
-  a = fma(fp8Fast(lane1(b)), x1, a);
-  a = fma(fp8Fast(lane2(b)), x2, a);
-  return fma(fp8Fast(lane3(b)), x3, a);
+  return anyLowExp(b) ? fp8Dot16Exact(b, x0, x1, x2, x3, a) : fp8Dot16Fast(b, x0, x1, x2, x3, a);
+}
+/** a + the 16 codes b (normal codes only) · x0..x3. */
+@inline function fp8Dot16Fast(b: v128, x0: v128, x1: v128, x2: v128, x3: v128, a: v128): v128 {
+  const lo = fp8Bf16Lo(b), hi = fp8Bf16Hi(b);
+  a = fma(bf16F32Lo(lo), x0, a);
+  a = fma(bf16F32Hi(lo), x1, a);
+  a = fma(bf16F32Lo(hi), x2, a);
+  return fma(bf16F32Hi(hi), x3, a);
+}
+/** a + the 16 codes b (any codes) · x0..x3. */
+@inline function fp8Dot16Exact(b: v128, x0: v128, x1: v128, x2: v128, x3: v128, a: v128): v128 {
+  a = fma(fp8Exact(lane0(b)), x0, a);
+  a = fma(fp8Exact(lane1(b)), x1, a);
+  a = fma(fp8Exact(lane2(b)), x2, a);
+  return fma(fp8Exact(lane3(b)), x3, a);
 }
 
 
@@ -167,14 +173,31 @@ export function gemv_fp8(w: usize, sc: usize, x: usize, y: usize, K: i32, n0: i3
       const k1 = min(k0 + 128, K);
       const k16 = k0 + ((k1 - k0) & ~15);
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-      for (let k = k0; k < k16; k += 16) {
-        const xp = x + (<usize>k << 2);
-        const p = t + (<usize>k << 2); // block k/16 at 64 bytes each
-        const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
-        a0 = fp8Dot16(p, x0, x1, x2, x3, a0);
-        a1 = fp8Dot16(p + 16, x0, x1, x2, x3, a1);
-        a2 = fp8Dot16(p + 32, x0, x1, x2, x3, a2);
-        a3 = fp8Dot16(p + 48, x0, x1, x2, x3, a3);
+      // one test for the block's codes (four rows × up to 128), then a loop without branches: a test per
+      // 16 codes made V8 spill the activations around every branch
+      const pb = t + (<usize>k0 << 2), pe = t + (<usize>k16 << 2);
+      const m = i8x16.splat(0x78), z = i8x16.splat(0);
+      let lowv = z;
+      for (let p = pb; p < pe; p += 64) {
+        lowv = v128.or(lowv, v128.or(v128.or(i8x16.eq(v128.and(v128.load(p), m), z), i8x16.eq(v128.and(v128.load(p, 16), m), z)),
+          v128.or(i8x16.eq(v128.and(v128.load(p, 32), m), z), i8x16.eq(v128.and(v128.load(p, 48), m), z))));
+      }
+      if (v128.any_true(lowv)) {
+        for (let k = k0; k < k16; k += 16) {
+          const xp = x + (<usize>k << 2);
+          const p = t + (<usize>k << 2); // block k/16 at 64 bytes each
+          const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+          a0 = fp8Dot16Exact(v128.load(p), x0, x1, x2, x3, a0); a1 = fp8Dot16Exact(v128.load(p, 16), x0, x1, x2, x3, a1);
+          a2 = fp8Dot16Exact(v128.load(p, 32), x0, x1, x2, x3, a2); a3 = fp8Dot16Exact(v128.load(p, 48), x0, x1, x2, x3, a3);
+        }
+      } else {
+        for (let k = k0; k < k16; k += 16) {
+          const xp = x + (<usize>k << 2);
+          const p = t + (<usize>k << 2);
+          const x0 = v128.load(xp), x1 = v128.load(xp, 16), x2 = v128.load(xp, 32), x3 = v128.load(xp, 48);
+          a0 = fp8Dot16Fast(v128.load(p), x0, x1, x2, x3, a0); a1 = fp8Dot16Fast(v128.load(p, 16), x0, x1, x2, x3, a1);
+          a2 = fp8Dot16Fast(v128.load(p, 32), x0, x1, x2, x3, a2); a3 = fp8Dot16Fast(v128.load(p, 48), x0, x1, x2, x3, a3);
+        }
       }
       if (k16 < k1) {
         let s0: f32 = 0, s1: f32 = 0, s2: f32 = 0, s3: f32 = 0;
