@@ -1,4 +1,4 @@
-import { anyLowExp, bf16F32Hi, bf16F32Lo, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
+import { bf16F32Hi, bf16F32Lo, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
 
 // ---- attention-side kernels --------------------------------------------------------------------
 
@@ -14,16 +14,24 @@ import { anyLowExp, bf16F32Hi, bf16F32Lo, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, l
  * (the indexer applies each key's scale to its score).
  */
 @inline function decodeKey(src: usize, dst: usize, D: i32): void {
-  for (let i = 0; i < D; i += 16) {
-    const b = v128.load(src + <usize>i);
-    const o = dst + (<usize>i << 2);
-    if (anyLowExp(b)) { // zero or subnormal codes (rare): the select-based decode
+  // one test for the key's codes, then a loop without branches
+  const m = i8x16.splat(0x78), z = i8x16.splat(0);
+  let lowv = z;
+  for (let i = 0; i < D; i += 16) lowv = v128.or(lowv, i8x16.eq(v128.and(v128.load(src + <usize>i), m), z));
+  if (v128.any_true(lowv)) { // zero or subnormal codes (rare): the select-based decode
+    for (let i = 0; i < D; i += 16) {
+      const b = v128.load(src + <usize>i);
+      const o = dst + (<usize>i << 2);
       v128.store(o, fp8Exact(lane0(b)));
       v128.store(o, fp8Exact(lane1(b)), 16);
       v128.store(o, fp8Exact(lane2(b)), 32);
       v128.store(o, fp8Exact(lane3(b)), 48);
-      continue;
     }
+    return;
+  }
+  for (let i = 0; i < D; i += 16) {
+    const b = v128.load(src + <usize>i);
+    const o = dst + (<usize>i << 2);
     const lo = fp8Bf16Lo(b), hi = fp8Bf16Hi(b);
     v128.store(o, bf16F32Lo(lo));
     v128.store(o, bf16F32Hi(lo), 16);

@@ -66,7 +66,24 @@ export const QB: i32 = 32; // q8 block
 
 /** Decodes n e4m3 codes to f32, each group of 128 multiplied by its scale (scales null → 1). */
 export function decode_fp8(src: usize, dst: usize, n: i32, scales: usize): void {
+  const n16 = n & ~15;
+  // one test for every code first, then (nearly always) a loop without branches
+  const m = i8x16.splat(0x78), z = i8x16.splat(0);
+  let lowv = z;
+  for (let i = 0; i < n16; i += 16) lowv = v128.or(lowv, i8x16.eq(v128.and(v128.load(src + <usize>i), m), z));
   let i = 0;
+  if (!v128.any_true(lowv)) {
+    for (; i < n16; i += 16) {
+      const b = v128.load(src + <usize>i);
+      const s = scales ? f32x4.splat(load<f32>(scales + (<usize>(i >> 7) << 2))) : f32x4.splat(1);
+      const o = dst + (<usize>i << 2);
+      const lo = fp8Bf16Lo(b), hi = fp8Bf16Hi(b);
+      v128.store(o, f32x4.mul(bf16F32Lo(lo), s));
+      v128.store(o, f32x4.mul(bf16F32Hi(lo), s), 16);
+      v128.store(o, f32x4.mul(bf16F32Lo(hi), s), 32);
+      v128.store(o, f32x4.mul(bf16F32Hi(hi), s), 48);
+    }
+  }
   for (; i + 16 <= n; i += 16) {
     const b = v128.load(src + <usize>i);
     const s = scales ? f32x4.splat(load<f32>(scales + (<usize>(i >> 7) << 2))) : f32x4.splat(1);
