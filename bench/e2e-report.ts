@@ -35,7 +35,7 @@ function dsvLinear(N: number, K: number, fmt: 'bf16' | 'f32' | 'q8'): number {
 
 /**
  * What one dsv32 decode token reads at position T: every weight it multiplies (the k routed experts chosen of
- * each MoE layer, one embedding row; native = the checkpoint's bf16, plus the absorbed per-head W_UK/W_UV it
+ * each MoE layer, one embedding row, the indexer's query side only once it selects; native = the checkpoint's bf16, plus the absorbed per-head W_UK/W_UV it
  * stacks from kv_b_proj, BF16 for a BF16 checkpoint as here) and the cache rows attention and the indexer read (FP8 latent + scales + fp32 RoPE key,
  * FP8 indexer key + scale; no indexer scoring while T ≤ index_topk).
  */
@@ -52,7 +52,10 @@ export function dsv32DecodeBytes(cfg: ModelConfig, T: number, weights: 'native' 
     w += dsvLinear(rank + cfg.qkRopeHeadDim, D, f) + dsvLinear(D, H * cfg.vHeadDim, f);
     w += dsvLinear(H * rank, cfg.qkNopeHeadDim, f) + dsvLinear(H * cfg.vHeadDim, rank, f);
     const ic = cfg.indexer;
-    if (ic) w += dsvLinear(ic.nHeads * ic.headDim, cfg.qLoraRank!, f) + dsvLinear(ic.headDim, D, f) + dsvLinear(ic.nHeads, D, f);
+    const scored = ic && !dense && T > ic.topk;
+    // the indexer's wk and wq_b stay as stored (bf16 here) under q8 too (selection is precision-sensitive),
+    // weights_proj is fp32; the query side (wq_b, weights_proj) only runs once there is something to select
+    if (ic) w += dsvLinear(ic.headDim, D, 'bf16') + (scored ? dsvLinear(ic.nHeads * ic.headDim, cfg.qLoraRank!, 'bf16') + dsvLinear(ic.nHeads, D, 'f32') : 0);
     if (isMoeLayer(cfg, l)) {
       const I = cfg.moeIntermediateSize;
       w += dsvLinear(cfg.nRoutedExperts, D, f) + (cfg.expertsPerToken + cfg.nSharedExperts) * (2 * dsvLinear(I, D, f) + dsvLinear(D, I, f));
@@ -60,7 +63,6 @@ export function dsv32DecodeBytes(cfg: ModelConfig, T: number, weights: 'native' 
       w += 2 * dsvLinear(cfg.intermediateSize, D, f) + dsvLinear(D, cfg.intermediateSize, f);
     }
     const row = rank + (rank / 128) * 4 + cfg.qkRopeHeadDim * 4;
-    const scored = ic && !dense && T > ic.topk;
     c += scored ? T * (ic.headDim + 4) + ic.topk * row : T * row;
   }
   return { weights: w, cache: c };
