@@ -327,8 +327,12 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
       '32-code block (scales likewise), so a GEMV streams one pointer per tile instead of four row streams and four scale streams: the kernels bench\'s ' +
       'q8 GEMV from DRAM went 15.4 → 24.2 GB/s on one thread and 31.3 → 47.6 on two (an AMD host). Each tile is walked as two halves at once, two read ' +
       'streams in flight instead of one: on an Intel Xeon host (15 / 20.5 GB/s probe) that took this model\'s q8 decode from 33.0 to 22.2 ms per token on two ' +
-      'threads (0.77× → 1.11× llama.cpp) and an 8192² q8 GEMV from 7.2 to 9.4 GB/s on one. What is left is arithmetic: every int8 weight is widened to int16 before `i32x4.dot_i16x8_s` (no int8 dot product in ' +
-      'SIMD128), ~23–26 G weights/s per thread in cache, close to the ~20 GB/s per thread that two threads share. Relaxed SIMD\'s ' +
+      'threads (0.77× → 1.11× llama.cpp) and an 8192² q8 GEMV from 7.2 to 9.4 GB/s on one. For short rows the two halves of a tile share a 4 KiB page, where ' +
+      'the L2 streamer follows only one stream, so the GEMV now walks tiles i and i + h of its range side by side (two streams, always in different pages): ' +
+      'from DRAM a 2048×1024 q8 GEMV (this model\'s expert down projection) went 6.1 → 9.9 GB/s on one thread and 12.2 → 21.0 on two, and a decode token ' +
+      '~22.2 → ~18.4 ms in a profile of this model. What is left: per-call ramp-up (a token makes many 2–5 MB products), attention over the context ' +
+      '(~1.4 ms at 512 tokens, arithmetic), the absorbed per-head products with 128-wide rows, and the arithmetic: every int8 weight is widened to int16 ' +
+      'before `i32x4.dot_i16x8_s` (no int8 dot product in SIMD128), ~20 G weights/s per thread in cache. Relaxed SIMD\'s ' +
       '`i32x4.relaxed_dot_i8x16_i7x16_add_s` (pmaddubsw on this V8, saturating) is 2× faster but needs one operand in 0..127: 7-bit weights moved the tiny-fp8 ' +
       'golden logits to 7.6 % median error (argmax 30/40), 7-bit activations double the activation rounding — not shipped. ' +
       `A token makes ${calls ?? 'about a hundred'} matmul calls (the heads' absorbed W_UK/W_UV products are one grouped call each per layer).`);
@@ -350,9 +354,10 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
       (q.prefillOps && q.prefillMs ? `${Math.round((100 * (q.prefillOps.matmul ?? 0)) / q.prefillMs)} % of dsv32 q8's prefill time is in matmul ` +
         `(${Math.round((100 * (q.prefillOps['matmul routed experts'] ?? 0)) / q.prefillMs)} % in the routed experts\' GEMMs), ` +
         `${Math.round((100 * (q.prefillOps.mhaAttention ?? 0)) / q.prefillMs)} % in attention. ` : '') +
-      'Both wasm GEMMs sit at SIMD128\'s ceiling on this core, about 8 multiply-adds per cycle per thread: the f32 micro-kernel (4×8 register block, fused ' +
-      'multiply-add) ~45 GFLOP/s per thread and the int8 one (`i32x4.dot_i16x8_s`) ~23 G MAC/s; an int8 GEMM on pre-widened int16 tiles measured slower (38 vs 46 ' +
-      'GOP/s). llama.cpp uses AVX-512 VNNI (64 int8 products per instruction) and BF16 dot instructions. ' +
+      'Both wasm GEMMs run near SIMD128\'s ceiling on this core: the f32 micro-kernel (4×8 register block, fused multiply-add) ~45 GFLOP/s per thread; the ' +
+      'int8 one (`i32x4.dot_i16x8_s`) takes a tile of four weight rows against two activation rows at a time, the activations widened to int16 once by the ' +
+      'quantiser, so each weight block is widened once per two rows (2048² on the Intel host: 37.5 → 47.5 GFLOP/s per thread, 76 → 90 on two threads). ' +
+      'llama.cpp uses AVX-512 VNNI (64 int8 products per instruction) and BF16 dot instructions. ' +
       (qB || nB
         ? `The optional native GEMM closes it: a 60-line N-API addon (native/blas.c) calls the system OpenBLAS\'s \`cblas_sgemm\` (~220 GFLOP/s on two threads here) for ` +
           `products of ≥ 16 rows, with the weight unpacked to fp32 per call (q8 also rounds the activations to int8 first, so q8 means the same thing on both paths); ` +
@@ -372,7 +377,9 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
     L.push(`- **Long context, DSA**: at 64K, indexer scoring is ${f1(d.indexerScores ?? 0)} of ${f1(p64.dsa.decodeMs)} ms per token, top-k ${f1(d.topk ?? 0)} ms, ` +
       `attention over the 2048 selected rows ${f1(d.latentAttention ?? 0)} ms, matmuls ${f1(d.matmul ?? 0)} ms. \`indexer_scores\` reads the FP8 keys in place, ` +
       'decodes each key once per block of queries and scores two heads × four keys per pass (the four keys\' sums in one vector); top-k is a radix select ' +
-      '(two passes over the scores, not a sort).');
+      '(two passes over the scores, not a sort). The key decode tests a key\'s 128 codes for zero/subnormal exponents once and then rebiases them in 16-bit ' +
+      'lanes (the sign-extended code shifted by 4 and masked is the bf16 of the value) with no byte shuffles — V8 lowers a two-input `i8x16.shuffle` to ' +
+      'several instructions — which took 8 heads × 64K keys from 5.0 to 3.85 ms on one thread; what remains is the 8 × 128 multiply-adds per key.');
   }
   return L;
 }

@@ -68,6 +68,11 @@ export interface Backend {
    * y[g·n + j] = x[g,:] · W[g·n + j,:] (n = out/G). For per-head weights stacked into one matrix.
    */
   matmulGrouped(x: Float32Array, G: number, w: Linear, y?: Float32Array): Float32Array;
+  /**
+   * Several one-row products at once: items[i].y = items[i].x · items[i].wᵀ (what matmul(x, 1, w, y) gives).
+   * For a decode step's MoE, whose experts are each a few MB: one call instead of one per expert.
+   */
+  matmulList(items: readonly MatmulItem[]): void;
   /** The weight as dense fp32 [out,in] (block scales applied). */
   dequantize(w: Linear): Float32Array;
 
@@ -106,6 +111,9 @@ export interface Backend {
   mhaAttention(q: Float32Array, k: Float32Array, v: Float32Array, S: number, T: number, P: number, H: number,
     dqk: number, dv: number, scale: number, sel: (Int32Array | null)[] | null, out: Float32Array): void;
 }
+
+/** One row of matmulList: x [in] · wᵀ into y [out]. */
+export interface MatmulItem { x: Float32Array; w: Linear; y: Float32Array }
 
 /** The fp32 latent of cached token t. */
 export function readLatent(cache: LayerCacheView, t: number, out: Float32Array): void {

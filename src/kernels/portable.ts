@@ -2,7 +2,7 @@
 // tested against these.
 import { decodeInto, E4M3_TABLE, fp8RoundTripInPlace, toFloat32 } from '../formats/dtype.js';
 import type { StoredTensor } from '../formats/safetensors.js';
-import { type Backend, type LayerCacheView, type Linear, type LinearOptions, readLatent } from './backend.js';
+import { type Backend, type LayerCacheView, type Linear, type LinearOptions, type MatmulItem, readLatent } from './backend.js';
 
 export { readLatent };
 
@@ -84,6 +84,10 @@ export class PortableBackend implements Backend {
       }
     }
     return out;
+  }
+
+  matmulList(items: readonly MatmulItem[]): void {
+    for (const it of items) this.matmul(it.x, 1, it.w, it.y);
   }
 
   matmulGrouped(x: Float32Array, G: number, lin: Linear, y?: Float32Array): Float32Array {

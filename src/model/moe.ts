@@ -143,6 +143,7 @@ export class MoE {
     const ws = this.ws;
     const r = this.router.route(be, x, M);
     onRoute?.(r);
+    if (M === 1 && this.experts.every((e) => e.gateUp) && (!this.shared || this.shared.gateUp)) return this.forwardOne(be, x, r);
     const y = ws.zeros('moe.y', M * D);
     // counting sort of the (token, expert) pairs by expert
     const start = ws.i32('moe.start', E + 1);
@@ -177,6 +178,36 @@ export class MoE {
     if (this.shared) {
       const ys = this.shared.forward(be, x, M);
       for (let i = 0; i < y.length; i++) y[i]! += ys[i]!;
+    }
+    return y;
+  }
+
+  /**
+   * One token (decode): the same sums as forward, with the chosen experts' and the shared expert's products
+   * in two matmulList calls (every gate/up, then every down) instead of two calls per expert.
+   */
+  private forwardOne(be: Backend, x: Float32Array, r: Routing): Float32Array {
+    const D = this.cfg.hiddenSize;
+    const ws = this.ws;
+    const order = Array.from(r.experts.subarray(0, this.cfg.expertsPerToken), (e, i) => ({ e, g: r.weights[i]! })).sort((a, b) => a.e - b.e);
+    const mlps = order.map((o) => this.experts[o.e]!);
+    if (this.shared) mlps.push(this.shared);
+    const gu = mlps.map((m, i) => ({ x, w: m.gateUp!, y: ws.f32(`moe1.gu${i}`, 2 * m.inter) }));
+    be.matmulList(gu);
+    const down = mlps.map((m, i) => {
+      const h = gu[i]!.y;
+      return { x: be.swiglu(h.subarray(0, m.inter), h.subarray(m.inter), m.inter), w: m.down, y: ws.f32(`moe1.d${i}`, D) };
+    });
+    be.matmulList(down);
+    // ascending expert order, shared last: the order forward sums in
+    const y = ws.zeros('moe.y', D);
+    for (let i = 0; i < order.length; i++) {
+      const ye = down[i]!.y, g = order[i]!.g;
+      for (let d = 0; d < D; d++) y[d]! += ye[d]! * g;
+    }
+    if (this.shared) {
+      const ys = down[order.length]!.y;
+      for (let d = 0; d < D; d++) y[d]! += ys[d]!;
     }
     return y;
   }

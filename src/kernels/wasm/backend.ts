@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { decodeInto, fp8RoundTripInPlace } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
-import type { Backend, CacheAllocator, LayerCacheView, Linear, LinearOptions } from '../backend.js';
+import type { Backend, CacheAllocator, LayerCacheView, Linear, LinearOptions, MatmulItem } from '../backend.js';
 import { checkLinear, groupRows, PortableBackend } from '../portable.js';
 import { Arena } from './arena.js';
 import { resolveSimd, type SimdBuild, type SimdChoice } from './module.js';
@@ -325,6 +325,52 @@ export class WasmBackend implements Backend {
       const pack = this.buf('pack', this.threads * KC * 8 * 4 * 2); // panel + decode scratch per thread
       const fmt = FMT_CODE[w.format];
       this.pool.run('gemm', this.split(N, th, 8, (a, b, t) => [fmt, w.ptr, w.scalePtr, xp, yp, M, N, K, a, b, pack + t * KC * 64]));
+    }
+  }
+
+  matmulList(items: readonly MatmulItem[]): void {
+    const ws = items.map((it) => this.own(it.w));
+    if (items.length < 2 || this.threads < 2 || ws.some((w) => w.actQuant)) {
+      for (const it of items) this.matmul(it.x, 1, it.w, it.y);
+      return;
+    }
+    // inputs (quantised for q8), outputs and one 8-i32 descriptor per item in wasm memory; every buffer first
+    let xBytes = 0, yBytes = 0, total = 0;
+    for (const w of ws) {
+      xBytes += w.format === 'q8' ? w.kPadded + (w.kPadded / QB) * 4 + w.inDim * 4 : w.inDim * 4;
+      yBytes += w.outDim * 4;
+      total += w.outDim;
+    }
+    const desc = this.buf('list-desc', items.length * 32);
+    const xb = this.buf('list-x', xBytes);
+    const yb = this.buf('list-y', yBytes);
+    const d = new Int32Array(this.memory.buffer, desc, items.length * 8);
+    let xp = xb, yp = yb;
+    for (let i = 0; i < items.length; i++) {
+      const w = ws[i]!, it = items[i]!;
+      const K = w.inDim;
+      if (it.x.length < K) throw new Error(`${w.name}: input has ${it.x.length} values, need ${K}`);
+      const xin = xp;
+      this.f32.set(it.x.subarray(0, K), xin >> 2);
+      let x = xin, xs = 0, fmt: number;
+      xp += K * 4;
+      if (w.format === 'q8') {
+        x = xp; xs = xp + w.kPadded;
+        xp = xs + (w.kPadded / QB) * 4;
+        this.pool.run('quant_q8', [[xin, K, w.kPadded, x, xs, 0, 1, 0]]); // one part: this thread, no dispatch
+        fmt = 9; // FMT_Q8 in assembly/grouped.ts
+      } else fmt = FMT_CODE[w.format];
+      d.set([w.ptr, w.scalePtr, x, xs, yp, w.outDim, w.format === 'q8' ? w.kPadded : K, fmt], i * 8);
+      yp += w.outDim * 4;
+    }
+    // one split of all rows, at multiples of 8 (whole tile pairs where items are)
+    const th = this.threadsFor(total * (xBytes / 4));
+    this.pool.run('gemv_list', this.split(total, th, 8, (a, b) => [desc, items.length, a, b]));
+    yp = yb;
+    for (let i = 0; i < items.length; i++) {
+      const n = ws[i]!.outDim;
+      items[i]!.y.set(this.f32.subarray(yp >> 2, (yp >> 2) + n));
+      yp += n * 4;
     }
   }
 

@@ -76,6 +76,27 @@ describe('wasm q8 GEMM row pairs', () => {
   });
 });
 
+describe('wasm matmulList', () => {
+  it('gives each item what matmul gives it alone (mixed shapes, rows not a multiple of 8, every format, q8)', () => {
+    for (const bi of [0, 1, 2, 3]) {
+      const be = get(bi);
+      for (const dtype of ['BF16', 'F32', 'F8_E4M3'] as const) {
+        const shapes = [[64, 256], [37, 100], [130, 259], [12, 33], [256, 64]] as const;
+        const lins = shapes.map(([N, K], i) => { const { w, s } = randomWeight(dtype, N, K, rng(N * K + i)); return be.linear('w', w, s); });
+        const items = shapes.map(([N, K], i) => ({ x: randomF32(K, rng(i + 1)), w: lins[i]!, y: new Float32Array(N) }));
+        be.matmulList(items);
+        for (let i = 0; i < items.length; i++) {
+          const it = items[i]!;
+          const alone = be.matmul(it.x, 1, it.w);
+          const bound = absProduct(it.x, 1, be.dequantize(it.w), shapes[i]![0], shapes[i]![1]);
+          assert.ok(maxScaledError(it.y, alone, bound) <= 1e-5, `${be.name} ${dtype} item ${i}`);
+        }
+        for (const l of lins) be.release(l);
+      }
+    }
+  });
+});
+
 describe('wasm tiled weight layout', () => {
   it('dequantize gives the stored values back exactly (rows not a multiple of four, K not of the block, odd K)', () => {
     for (const dtype of ['F32', 'F16', 'BF16', 'F8_E4M3'] as const) {
