@@ -34,8 +34,8 @@ export function gemv_q8_grouped(wq: usize, ws: usize, xq: usize, xs: usize, y: u
 
 // ---- a list of one-row products in one call (a decode step's MoE experts) -----------------------
 
-/** Item descriptor: 8 i32 at desc + 32·i. */
-const D_W = 0, D_S = 4, D_X = 8, D_XS = 12, D_Y = 16, D_N = 20, D_K = 24, D_FMT = 28;
+/** Item descriptor: 16 i32 at desc + 64·i (q8: D_XW the codes widened to int16, or 0). */
+const D_W = 0, D_S = 4, D_X = 8, D_XS = 12, D_Y = 16, D_N = 20, D_K = 24, D_FMT = 28, D_XW = 32;
 /** The fmt code of a q8 item (the others are FMT_F32/BF16/FP8). */
 const FMT_Q8: i32 = 9;
 
@@ -46,14 +46,14 @@ const FMT_Q8: i32 = 9;
 export function gemv_list(desc: usize, count: i32, r0: i32, r1: i32): void {
   let off = 0;
   for (let i = 0; i < count && off < r1; i++) {
-    const d = desc + (<usize>i << 5);
+    const d = desc + (<usize>i << 6);
     const N = load<i32>(d, D_N);
     const a = max(r0, off) - off, b = min(r1, off + N) - off;
     off += N;
     if (a >= b) continue;
     const w = <usize>load<u32>(d, D_W), s = <usize>load<u32>(d, D_S), x = <usize>load<u32>(d, D_X), y = <usize>load<u32>(d, D_Y);
     const K = load<i32>(d, D_K), fmt = load<i32>(d, D_FMT);
-    if (fmt == FMT_Q8) gemm_q8(w, s, x, <usize>load<u32>(d, D_XS), y, 1, N, K, a, b, 0);
+    if (fmt == FMT_Q8) gemm_q8(w, s, x, <usize>load<u32>(d, D_XS), y, 1, N, K, a, b, <usize>load<u32>(d, D_XW));
     else if (fmt == FMT_BF16) gemv_bf16(w, x, y, K, a, b);
     else if (fmt == FMT_F32) gemv_f32(w, x, y, K, a, b);
     else if (fmt == FMT_FP8) gemv_fp8(w, s, x, y, K, a, b);

@@ -107,7 +107,10 @@ export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M:
     const far = n + (h << 2);
     for (let i = 0; i < h; i++) {
       const na = n + (i << 2), nf = far + (i << 2);
-      tileQ8Two(wq + rowAt(na, Kp), ws + scaleAt(na, nb), wq + rowAt(nf, Kp), ws + scaleAt(nf, nb), xq, xs, y + (<usize>na << 2), y + (<usize>nf << 2), nb);
+      const ta = wq + rowAt(na, Kp), sa = ws + scaleAt(na, nb), tc = wq + rowAt(nf, Kp), sc = ws + scaleAt(nf, nb);
+      // tiles of 8 KiB or more: each also as two halves (4 KiB or more apart), four streams in four pages
+      if (xw != 0 && Kp >= 2048) tileQ8Four(ta, sa, tc, sc, xw, xs, y + (<usize>na << 2), y + (<usize>nf << 2), nb);
+      else tileQ8Two(ta, sa, tc, sc, xq, xs, y + (<usize>na << 2), y + (<usize>nf << 2), nb);
     }
     n = far + (h << 2);
     if (n + 4 <= n1) { tileQ8Halves(wq + rowAt(n, Kp), ws + scaleAt(n, nb), xq, xs, y + (<usize>n << 2), nb); n += 4; }
@@ -165,6 +168,60 @@ function tileQ8Two(ta: usize, sa: usize, tc: usize, sc: usize, xq: usize, xs: us
   }
   store<f32>(ya, hsum(a0)); store<f32>(ya, hsum(a1), 4); store<f32>(ya, hsum(a2), 8); store<f32>(ya, hsum(a3), 12);
   store<f32>(yc, hsum(c0)); store<f32>(yc, hsum(c1), 4); store<f32>(yc, hsum(c2), 8); store<f32>(yc, hsum(c3), 12);
+}
+
+/**
+ * tileQ8Two with each tile also walked as two halves: four read streams (tiles of 8 KiB or more, so every
+ * stream has its own page). The activations come widened to int16 (xw), loaded where used: four sets of
+ * widened activations would not fit V8's 16 vector registers beside eight accumulators.
+ */
+function tileQ8Four(ta: usize, sa: usize, tc: usize, sc: usize, xw: usize, xs: usize, ya: usize, yc: usize, nb: i32): void {
+  const hb = nb >> 1;
+  const hp = <usize>hb << 7, hs = <usize>hb << 4, hx = <usize>hb << 6, hxs = <usize>hb << 2;
+  const dq = tc - ta, ds = sc - sa;
+  let end = ta + hp;
+  let p = ta, sp = sa, xo = xw, xsp = xs;
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+  for (let pass = 0; pass < 2; pass++) {
+    // pass 0: the two halves of both tiles side by side; pass 1: an odd last block of both tiles
+    for (; p < end; p += 128, sp += 16, xo += 64, xsp += 4) {
+      let xd = f32x4.splat(load<f32>(xsp));
+      let da = f32x4.mul(v128.load(sp), xd), dc = f32x4.mul(v128.load(sp + ds), xd);
+      let q = p + dq;
+      a0 = fma(f32x4.convert_i32x4_s(dot4w(p, xo)), i32x4.shuffle(da, da, 0, 0, 0, 0), a0);
+      c0 = fma(f32x4.convert_i32x4_s(dot4w(q, xo)), i32x4.shuffle(dc, dc, 0, 0, 0, 0), c0);
+      a1 = fma(f32x4.convert_i32x4_s(dot4w(p + 32, xo)), i32x4.shuffle(da, da, 1, 1, 1, 1), a1);
+      c1 = fma(f32x4.convert_i32x4_s(dot4w(q + 32, xo)), i32x4.shuffle(dc, dc, 1, 1, 1, 1), c1);
+      a2 = fma(f32x4.convert_i32x4_s(dot4w(p + 64, xo)), i32x4.shuffle(da, da, 2, 2, 2, 2), a2);
+      c2 = fma(f32x4.convert_i32x4_s(dot4w(q + 64, xo)), i32x4.shuffle(dc, dc, 2, 2, 2, 2), c2);
+      a3 = fma(f32x4.convert_i32x4_s(dot4w(p + 96, xo)), i32x4.shuffle(da, da, 3, 3, 3, 3), a3);
+      c3 = fma(f32x4.convert_i32x4_s(dot4w(q + 96, xo)), i32x4.shuffle(dc, dc, 3, 3, 3, 3), c3);
+      if (pass) continue;
+      const p2 = p + hp, sp2 = sp + hs, xo2 = xo + hx;
+      xd = f32x4.splat(load<f32>(xsp + hxs));
+      da = f32x4.mul(v128.load(sp2), xd); dc = f32x4.mul(v128.load(sp2 + ds), xd);
+      q = p2 + dq;
+      a0 = fma(f32x4.convert_i32x4_s(dot4w(p2, xo2)), i32x4.shuffle(da, da, 0, 0, 0, 0), a0);
+      c0 = fma(f32x4.convert_i32x4_s(dot4w(q, xo2)), i32x4.shuffle(dc, dc, 0, 0, 0, 0), c0);
+      a1 = fma(f32x4.convert_i32x4_s(dot4w(p2 + 32, xo2)), i32x4.shuffle(da, da, 1, 1, 1, 1), a1);
+      c1 = fma(f32x4.convert_i32x4_s(dot4w(q + 32, xo2)), i32x4.shuffle(dc, dc, 1, 1, 1, 1), c1);
+      a2 = fma(f32x4.convert_i32x4_s(dot4w(p2 + 64, xo2)), i32x4.shuffle(da, da, 2, 2, 2, 2), a2);
+      c2 = fma(f32x4.convert_i32x4_s(dot4w(q + 64, xo2)), i32x4.shuffle(dc, dc, 2, 2, 2, 2), c2);
+      a3 = fma(f32x4.convert_i32x4_s(dot4w(p2 + 96, xo2)), i32x4.shuffle(da, da, 3, 3, 3, 3), a3);
+      c3 = fma(f32x4.convert_i32x4_s(dot4w(q + 96, xo2)), i32x4.shuffle(dc, dc, 3, 3, 3, 3), c3);
+    }
+    if (!(nb & 1)) break;
+    p = ta + (hp << 1); sp = sa + (hs << 1); xo = xw + (hx << 1); xsp = xs + (hxs << 1);
+    end = p + 128;
+  }
+  store<f32>(ya, hsum(a0)); store<f32>(ya, hsum(a1), 4); store<f32>(ya, hsum(a2), 8); store<f32>(ya, hsum(a3), 12);
+  store<f32>(yc, hsum(c0)); store<f32>(yc, hsum(c1), 4); store<f32>(yc, hsum(c2), 8); store<f32>(yc, hsum(c3), 12);
+}
+
+/** dot4 of one row's 32 codes at p, widened here, against 32 int16 activations at x. */
+@inline function dot4w(p: usize, x: usize): v128 {
+  const wa = v128.load(p), wb = v128.load(p, 16);
+  return dot4(i16x8.extend_low_i8x16_s(wa), i16x8.extend_high_i8x16_s(wa), i16x8.extend_low_i8x16_s(wb), i16x8.extend_high_i8x16_s(wb), x);
 }
 
 /**

@@ -226,7 +226,7 @@ export interface LongPoint {
 function profileBackend(be: Backend): { ops: OpTimes; reset(): void } {
   const ops: OpTimes = {};
   const target = be as unknown as Record<string, (...a: unknown[]) => unknown>;
-  for (const name of ['matmul', 'matmulGrouped', 'indexerScores', 'topk', 'latentAttention', 'mhaAttention', 'rmsNorm', 'layerNorm']) {
+  for (const name of ['matmul', 'matmulList', 'matmulGrouped', 'indexerScores', 'topk', 'latentAttention', 'mhaAttention', 'rmsNorm', 'layerNorm']) {
     const f = target[name]!.bind(be);
     target[name] = (...a: unknown[]) => {
       const t = now();

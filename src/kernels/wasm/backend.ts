@@ -314,8 +314,9 @@ export class WasmBackend implements Backend {
       const Kp = w.kPadded;
       const qx = this.buf('qx', M * Kp);
       const sx = this.buf('sx', M * (Kp / QB) * 4);
-      // M > 1: the codes widened to int16 too, so gemm_q8 widens each weight block once per two rows
-      const xw = M > 1 ? this.buf('xw', M * Kp * 2) : 0;
+      // the codes widened to int16 too: gemm_q8 widens each weight block once per two rows (M > 1) and
+      // reads four streams per tile pair without room for widened activations in registers (M = 1)
+      const xw = this.buf('xw', M * Kp * 2);
       this.pool.run('quant_q8', this.split(M, this.threadsFor(M * K * 16), 1, (a, b) => [xp, K, Kp, qx, sx, a, b, xw]));
       this.pool.run('gemm_q8', this.split(N, th, 4, (a, b) => [w.ptr, w.scalePtr, qx, sx, yp, M, N, Kp, a, b, xw]));
     } else if (M === 1) {
@@ -337,14 +338,14 @@ export class WasmBackend implements Backend {
     // inputs (quantised for q8), outputs and one 8-i32 descriptor per item in wasm memory; every buffer first
     let xBytes = 0, yBytes = 0, total = 0;
     for (const w of ws) {
-      xBytes += w.format === 'q8' ? w.kPadded + (w.kPadded / QB) * 4 + w.inDim * 4 : w.inDim * 4;
+      xBytes += w.format === 'q8' ? w.kPadded * 3 + (w.kPadded / QB) * 4 + w.inDim * 4 : w.inDim * 4;
       yBytes += w.outDim * 4;
       total += w.outDim;
     }
-    const desc = this.buf('list-desc', items.length * 32);
+    const desc = this.buf('list-desc', items.length * 64);
     const xb = this.buf('list-x', xBytes);
     const yb = this.buf('list-y', yBytes);
-    const d = new Int32Array(this.memory.buffer, desc, items.length * 8);
+    const d = new Int32Array(this.memory.buffer, desc, items.length * 16);
     let xp = xb, yp = yb;
     for (let i = 0; i < items.length; i++) {
       const w = ws[i]!, it = items[i]!;
@@ -352,15 +353,15 @@ export class WasmBackend implements Backend {
       if (it.x.length < K) throw new Error(`${w.name}: input has ${it.x.length} values, need ${K}`);
       const xin = xp;
       this.f32.set(it.x.subarray(0, K), xin >> 2);
-      let x = xin, xs = 0, fmt: number;
+      let x = xin, xs = 0, xw = 0, fmt: number;
       xp += K * 4;
       if (w.format === 'q8') {
-        x = xp; xs = xp + w.kPadded;
+        x = xp; xw = xp + w.kPadded; xs = xw + w.kPadded * 2;
         xp = xs + (w.kPadded / QB) * 4;
-        this.pool.run('quant_q8', [[xin, K, w.kPadded, x, xs, 0, 1, 0]]); // one part: this thread, no dispatch
+        this.pool.run('quant_q8', [[xin, K, w.kPadded, x, xs, 0, 1, xw]]); // one part: this thread, no dispatch
         fmt = 9; // FMT_Q8 in assembly/grouped.ts
       } else fmt = FMT_CODE[w.format];
-      d.set([w.ptr, w.scalePtr, x, xs, yp, w.outDim, w.format === 'q8' ? w.kPadded : K, fmt], i * 8);
+      d.set([w.ptr, w.scalePtr, x, xs, yp, w.outDim, w.format === 'q8' ? w.kPadded : K, fmt, xw], i * 16);
       yp += w.outDim * 4;
     }
     // one split of all rows, at multiples of 8 (whole tile pairs where items are)
