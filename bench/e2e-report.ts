@@ -330,8 +330,10 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
       'threads (0.77× → 1.11× llama.cpp) and an 8192² q8 GEMV from 7.2 to 9.4 GB/s on one. For short rows the two halves of a tile share a 4 KiB page, where ' +
       'the L2 streamer follows only one stream, so the GEMV now walks tiles i and i + h of its range side by side (two streams, always in different pages): ' +
       'from DRAM a 2048×1024 q8 GEMV (this model\'s expert down projection) went 6.1 → 9.9 GB/s on one thread and 12.2 → 21.0 on two, and a decode token ' +
-      '~22.2 → ~18.4 ms in a profile of this model. A decode step\'s MoE then runs its chosen experts\' and the shared expert\'s gate/up products in one ' +
-      'call and their down products in another (`matmulList`: one split of all their rows over the threads) instead of two calls per expert, ~18.4 → ~17.5 ms. ' +
+      '~22.2 → ~18.4 ms in a profile of this model. Where tiles are 8 KiB or more each of the two tiles is also walked as two halves — four streams, ' +
+      'with the activations pre-widened to int16 so that eight accumulators fit V8\'s 16 vector registers — (12288×2048 from DRAM, two threads: 19 → 23.6 GB/s), ' +
+      'and a decode step\'s MoE runs its chosen experts\' and the shared expert\'s gate/up products in one call and their down products in another ' +
+      '(`matmulList`: one split of all their rows over the threads) instead of two calls per expert: together ~18.8 → ~17.5 ms per token. ' +
       'What is left: per-call ramp-up (a token still makes dozens of 1–5 MB products), attention over the context ' +
       '(~1.4 ms at 512 tokens, arithmetic), the absorbed per-head products with 128-wide rows, and the arithmetic: every int8 weight is widened to int16 ' +
       'before `i32x4.dot_i16x8_s` (no int8 dot product in SIMD128), ~20 G weights/s per thread in cache. Relaxed SIMD\'s ' +
@@ -344,10 +346,10 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
     L.push(`- **Decode, bf16**: ${pct(x.fraction)} of the roofline (median step). BF16 weights are tiled like q8 (four rows interleaved by 8-value ` +
       'block): the kernels bench\'s bf16 GEMV from DRAM went 18.3 → 24.3 GB/s on one thread and 31.1 → 44.7 on two. The GEMV widens each weight with a shift or a mask and multiplies and adds (~18 G weights/s per ' +
       'thread in cache, ~36 GB/s); a fused multiply-add was 16 % slower on this accumulator chain (latency) and more accumulators spill V8\'s 16 vector registers. ' +
-      'Like q8 it walks each tile as two halves at once (for rows under 1024 columns two tiles side by side, so the two streams are in different pages: ' +
-      'a 4096×512 bf16 GEMV from DRAM 5.2 → 9.0 GB/s on one thread), and sums the two products before the accumulator (one add per block on its chain): on the Intel ' +
-      'host above bf16 decode went 54.2 → 34.8 ms per token on two threads (0.66× → 0.96× llama.cpp), and to ~32.5 ms with the MoE\'s products listed in ' +
-      'two calls per step. Both engines read BF16 at about the same fraction of the bandwidth here, so this ratio sits near 1.');
+      'Like q8 it walks two tiles side by side, each as two halves where a tile is 8 KiB or more — four read streams, each in its own page (a 2048×2048 bf16 ' +
+      'GEMV from DRAM: 8.5 → 11 GB/s on one thread, 17 → 22 on two; 4096×512: 5.2 → 9.0 on one) — and sums the two products before the accumulator (one add per ' +
+      'block on its chain). On the Intel host above bf16 decode went 54.2 → 34.8 ms per token on two threads (0.66× → 0.96× llama.cpp) with two streams, and ' +
+      'to ~28–30 ms with four and the MoE\'s products listed in two calls per step.');
   }
   if (q && lq) {
     const fl = flopsPerToken(cfg, Math.floor(a.prompt / 2), 'prefill', 'dsa');
