@@ -1,7 +1,7 @@
 // Feed-forward blocks (spec §8): the SwiGLU MLP of the leading dense layers and of every expert, and
 // DeepSeekMoE — sigmoid router with a selection-only bias, group-limited top-k, weights renormalised
 // over the chosen experts and scaled by routed_scaling_factor, plus always-on shared experts.
-import type { Backend, Linear } from '../kernels/backend.js';
+import type { Backend, Linear, MatmulItem } from '../kernels/backend.js';
 import type { ModelConfig } from './config.js';
 import type { WeightLoader } from './weights.js';
 import type { Workspace } from './workspace.js';
@@ -121,6 +121,8 @@ export function topIndices(v: Float32Array, n: number, k: number, out: Int32Arra
   }
 }
 
+interface OneTokenLists { order: Int32Array; gates: Float32Array; gu: MatmulItem[]; down: MatmulItem[]; guKeys: string[]; downKeys: string[] }
+
 export class MoE {
   readonly router: Router;
   readonly experts: MLP[];
@@ -184,31 +186,62 @@ export class MoE {
 
   /**
    * One token (decode): the same sums as forward, with the chosen experts' and the shared expert's products
-   * in two matmulList calls (every gate/up, then every down) instead of two calls per expert.
+   * in two matmulList calls (every gate/up, then every down) instead of two calls per expert. Its item lists,
+   * keys and order arrays are made once; the buffers come from the workspace.
    */
   private forwardOne(be: Backend, x: Float32Array, r: Routing): Float32Array {
     const D = this.cfg.hiddenSize;
+    const k = this.cfg.expertsPerToken;
     const ws = this.ws;
-    const order = Array.from(r.experts.subarray(0, this.cfg.expertsPerToken), (e, i) => ({ e, g: r.weights[i]! })).sort((a, b) => a.e - b.e);
-    const mlps = order.map((o) => this.experts[o.e]!);
-    if (this.shared) mlps.push(this.shared);
-    const gu = mlps.map((m, i) => ({ x, w: m.gateUp!, y: ws.f32(`moe1.gu${i}`, 2 * m.inter) }));
-    be.matmulList(gu);
-    const down = mlps.map((m, i) => {
-      const h = gu[i]!.y;
-      return { x: be.swiglu(h.subarray(0, m.inter), h.subarray(m.inter), m.inter), w: m.down, y: ws.f32(`moe1.d${i}`, D) };
-    });
-    be.matmulList(down);
+    const one = (this.one ??= this.makeOne());
+    // the chosen experts in ascending order (insertion sort of k), with their gates
+    for (let i = 0; i < k; i++) {
+      const e = r.experts[i]!, g = r.weights[i]!;
+      let j = i;
+      while (j > 0 && one.order[j - 1]! > e) { one.order[j] = one.order[j - 1]!; one.gates[j] = one.gates[j - 1]!; j--; }
+      one.order[j] = e;
+      one.gates[j] = g;
+    }
+    const n = one.gu.length;
+    for (let i = 0; i < n; i++) {
+      const m = i < k ? this.experts[one.order[i]!]! : this.shared!;
+      const it = one.gu[i]!;
+      it.x = x;
+      it.w = m.gateUp!;
+      it.y = ws.f32(one.guKeys[i]!, 2 * m.inter);
+    }
+    be.matmulList(one.gu);
+    for (let i = 0; i < n; i++) {
+      const m = i < k ? this.experts[one.order[i]!]! : this.shared!;
+      const h = one.gu[i]!.y;
+      const it = one.down[i]!;
+      it.x = be.swiglu(h.subarray(0, m.inter), h.subarray(m.inter), m.inter);
+      it.w = m.down;
+      it.y = ws.f32(one.downKeys[i]!, D);
+    }
+    be.matmulList(one.down);
     // ascending expert order, shared last: the order forward sums in
     const y = ws.zeros('moe.y', D);
-    for (let i = 0; i < order.length; i++) {
-      const ye = down[i]!.y, g = order[i]!.g;
+    for (let i = 0; i < k; i++) {
+      const ye = one.down[i]!.y, g = one.gates[i]!;
       for (let d = 0; d < D; d++) y[d]! += ye[d]! * g;
     }
     if (this.shared) {
-      const ys = down[order.length]!.y;
+      const ys = one.down[k]!.y;
       for (let d = 0; d < D; d++) y[d]! += ys[d]!;
     }
     return y;
+  }
+
+  private one: OneTokenLists | null = null;
+
+  private makeOne(): OneTokenLists {
+    const n = this.cfg.expertsPerToken + (this.shared ? 1 : 0);
+    const item = (): MatmulItem => ({ x: new Float32Array(0), w: this.experts[0]!.down, y: new Float32Array(0) });
+    return {
+      order: new Int32Array(this.cfg.expertsPerToken), gates: new Float32Array(this.cfg.expertsPerToken),
+      gu: Array.from({ length: n }, item), down: Array.from({ length: n }, item),
+      guKeys: Array.from({ length: n }, (_, i) => `moe1.gu${i}`), downKeys: Array.from({ length: n }, (_, i) => `moe1.d${i}`),
+    };
   }
 }
