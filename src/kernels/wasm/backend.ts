@@ -1,6 +1,8 @@
 // The WebAssembly SIMD backend: weights are copied once into one shared wasm memory in a kernel-friendly
-// format, and the heavy kernels (matmul, indexer scores, latent attention) run in wasm split across a
-// worker pool. Light operations (norms, MHA prefill attention) delegate to the portable backend.
+// format, and the heavy kernels (matmul, matmulList, indexer scores, latent attention, prefill MHA as GEMMs)
+// run in wasm split across a worker pool; norms delegate to the portable backend. Past the ~500-line
+// guideline on purpose: every entry point is a thin marshalling layer over the same private memory,
+// scratch buffers and pool, which splitting the class would have to expose.
 import { availableParallelism } from 'node:os';
 import { decodeInto, fp8RoundTripInPlace } from '../../formats/dtype.js';
 import type { StoredTensor } from '../../formats/safetensors.js';
