@@ -467,15 +467,17 @@ export class WasmBackend implements Backend {
           // Tb rows of K's tiles are a prefix of its memory); rows are then spread to stride T for P·V
           const Tb = Math.min(T, Math.ceil((P + i0 + n) / 8) * 8);
           this.matmulAt(this.putF32('mha-q', qh.subarray(0, n * dqk)), n, Tb < T ? K.rowsPrefix(Tb) : K, sp);
-          if (!sel) {
-            // causal: row i sees keys 0..P+i0+i
+          let selected = false;
+          if (sel) for (let i = 0; i < n && !selected; i++) selected = sel[i0 + i] != null;
+          if (!selected) {
+            // causal (no row of this block has a selection, e.g. DSA below top-k keys): row i sees keys 0..P+i0+i
             this.pool.run('softmax_causal', this.split(n, this.threadsFor(n * Tb * 16), 1, (a, b) => [sp, Tb, P + i0, scale, a, b]));
           } else {
             const scores = this.f32.subarray(sp >> 2, (sp >> 2) + n * Tb);
             for (let i = 0; i < n; i++) {
               const last = P + i0 + i;
               const row = scores.subarray(i * Tb, (i + 1) * Tb);
-              const si = sel[i0 + i] ?? null;
+              const si = sel?.[i0 + i] ?? null;
               if (si) { allowed.fill(0); for (const t of si) if (t <= last) allowed[t] = 1; }
               let max = -Infinity;
               for (let t = 0; t <= last; t++) if (!si || allowed[t]) { row[t]! *= scale; if (row[t]! > max) max = row[t]!; }

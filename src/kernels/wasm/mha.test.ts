@@ -38,4 +38,13 @@ describe('wasm mhaAttention', async () => {
       });
     }
   }
+
+  it('a selection list with no selected row (DSA below top-k) runs the plain causal softmax: the same result as none', () => {
+    const S = 200, P = 0, H = 2, dqk = 24, dv = 16, T = S;
+    const q = rand(S * H * dqk, 4), k = rand(T * H * dqk, 5), v = rand(T * H * dv, 6);
+    const a = new Float32Array(S * H * dv), b = new Float32Array(S * H * dv);
+    wasm.mhaAttention(q, k, v, S, T, P, H, dqk, dv, 0.2, Array.from({ length: S }, () => null), a);
+    wasm.mhaAttention(q, k, v, S, T, P, H, dqk, dv, 0.2, null, b);
+    assert.deepEqual(a, b);
+  });
 });
