@@ -92,7 +92,9 @@ export function repack_q8(fmt: i32, w: usize, sc: usize, K: i32, Kp: i32, q: usi
 
 /**
  * y[M,N] rows [n0,n1) from tiled q8 weights and q8 activation rows (xq [M,Kp], xs [M,Kp/32]): whole
- * tiles stream one pointer and are reused for every m; rows outside whole tiles go one at a time.
+ * tiles stream one pointer and are reused for every m; rows outside whole tiles go one at a time. xw, when
+ * not 0, holds the same codes widened to int16 [M,Kp]: it enables the two-row GEMM pass and, for decode,
+ * the four-stream walk of long rows.
  */
 export function gemm_q8(wq: usize, ws: usize, xq: usize, xs: usize, y: usize, M: i32, N: i32, Kp: i32, n0: i32, n1: i32, xw: usize): void {
   const nb = Kp / QB;
