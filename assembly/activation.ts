@@ -54,3 +54,33 @@ export function softmax_causal(s: usize, T: i32, last0: i32, scale: f32, i0: i32
     if (L < T) memory.fill(row + (<usize>L << 2), 0, <usize>(T - L) << 2);
   }
 }
+
+/**
+ * softmax_causal for rows that may carry a DSA selection: row i's selected keys are idx[off[i] .. off[i+1])
+ * (an empty range: every key 0..last0+i, as softmax_causal). Selected keys past the row's last are ignored,
+ * and a key listed twice counts once; everything unselected becomes 0. `mask` is per-thread scratch of T bytes.
+ */
+export function softmax_sel(s: usize, T: i32, last0: i32, scale: f32, idx: usize, off: usize, mask: usize, i0: i32, i1: i32): void {
+  for (let i = i0; i < i1; i++) {
+    const a = load<i32>(off + (<usize>i << 2)), b = load<i32>(off + (<usize>(i + 1) << 2));
+    if (a == b) { softmax_causal(s, T, last0, scale, i, i + 1); continue; }
+    const row = s + ((<usize>i * <usize>T) << 2);
+    const L = min(T, last0 + i + 1);
+    memory.fill(mask, 0, <usize>L);
+    for (let j = a; j < b; j++) {
+      const t = load<i32>(idx + (<usize>j << 2));
+      if (t >= 0 && t < L) store<u8>(mask + <usize>t, 1);
+    }
+    let mx: f32 = -Infinity;
+    for (let t = 0; t < L; t++) if (load<u8>(mask + <usize>t)) mx = max(mx, load<f32>(row + (<usize>t << 2)) * scale);
+    let z: f32 = 0;
+    for (let t = 0; t < L; t++) {
+      const o = row + (<usize>t << 2);
+      const e: f32 = load<u8>(mask + <usize>t) ? Mathf.exp(load<f32>(o) * scale - mx) : 0;
+      store<f32>(o, e);
+      z += e;
+    }
+    for (let t = 0; t < L; t++) store<f32>(row + (<usize>t << 2), load<f32>(row + (<usize>t << 2)) / z);
+    if (L < T) memory.fill(row + (<usize>L << 2), 0, <usize>(T - L) << 2);
+  }
+}

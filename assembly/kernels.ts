@@ -21,6 +21,6 @@ export { gemv_bf16, gemv_f32, gemv_fp8, unpack_rows } from './gemv';
 export { gemm } from './gemm';
 export { dequant_q8, gemm_q8, quant_q8, repack_q8, unpack_q8 } from './q8';
 export { gemv_grouped, gemv_list, gemv_q8_grouped } from './grouped';
-export { softmax_causal, swiglu } from './activation';
+export { softmax_causal, softmax_sel, swiglu } from './activation';
 export { indexer_scores } from './attention';
 export { flash_merge, flash_part } from './flash';

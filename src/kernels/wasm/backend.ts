@@ -446,7 +446,6 @@ export class WasmBackend implements Backend {
     const kh = new Float32Array(T * dqk);
     const vt = new Float32Array(dv * T);
     const qh = new Float32Array(QB * dqk);
-    const allowed = new Uint8Array(T);
     const f32 = (a: Float32Array, shape: number[]): StoredTensor => ({ name: '', dtype: 'F32', shape, bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
     for (let h = 0; h < H; h++) {
       for (let t = 0; t < T; t++) {
@@ -473,22 +472,21 @@ export class WasmBackend implements Backend {
             // causal (no row of this block has a selection, e.g. DSA below top-k keys): row i sees keys 0..P+i0+i
             this.pool.run('softmax_causal', this.split(n, this.threadsFor(n * Tb * 16), 1, (a, b) => [sp, Tb, P + i0, scale, a, b]));
           } else {
-            const scores = this.f32.subarray(sp >> 2, (sp >> 2) + n * Tb);
+            // the rows' selections flattened into wasm memory (offsets per row, an empty range = causal)
+            let cnt = 0;
+            for (let i = 0; i < n; i++) cnt += sel![i0 + i]?.length ?? 0;
+            const offp = this.buf('mha-sel-off', (n + 1) * 4);
+            const idxp = this.buf('mha-sel-idx', Math.max(1, cnt) * 4);
+            const maskp = this.buf('mha-sel-mask', this.threads * Tb);
+            const i32 = new Int32Array(this.memory.buffer);
+            let o = 0;
             for (let i = 0; i < n; i++) {
-              const last = P + i0 + i;
-              const row = scores.subarray(i * Tb, (i + 1) * Tb);
-              const si = sel?.[i0 + i] ?? null;
-              if (si) { allowed.fill(0); for (const t of si) if (t <= last) allowed[t] = 1; }
-              let max = -Infinity;
-              for (let t = 0; t <= last; t++) if (!si || allowed[t]) { row[t]! *= scale; if (row[t]! > max) max = row[t]!; }
-              let sum = 0;
-              for (let t = 0; t < Tb; t++) {
-                if (t > last || (si && !allowed[t])) { row[t] = 0; continue; }
-                row[t] = Math.exp(row[t]! - max);
-                sum += row[t]!;
-              }
-              for (let t = 0; t <= last; t++) row[t]! /= sum;
+              i32[(offp >> 2) + i] = o;
+              const si = sel![i0 + i];
+              if (si) { i32.set(si, (idxp >> 2) + o); o += si.length; }
             }
+            i32[(offp >> 2) + n] = o;
+            this.pool.run('softmax_sel', this.split(n, this.threadsFor(n * Tb * 16), 1, (a, b, t) => [sp, Tb, P + i0, scale, idxp, offp, maskp + t * Tb, a, b]));
           }
           if (Tb < T) {
             // stride Tb → T, last row first (the rows only move up in memory); zeros past Tb
