@@ -261,7 +261,7 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     L.push('');
     if (svg) L.push('![ms per token vs context, dense vs DSA](e2e.svg)', '');
     L.push('Where decode time goes (ms per token, backend calls timed in the bench process):', '');
-    const ops = ['matmul', 'matmulGrouped', 'indexerScores', 'topk', 'latentAttention', 'rmsNorm', 'layerNorm'];
+    const ops = ['matmul', 'matmulList', 'matmulGrouped', 'indexerScores', 'topk', 'latentAttention', 'rmsNorm', 'layerNorm'];
     L.push(`| context | attention | ${ops.join(' | ')} | rest (JS: RoPE, Hadamard, FP8 quantisation, routing, copies) | total |`, `|---|---|${ops.map(() => '---|').join('')}---|---|`);
     for (const x of r.long.points) {
       for (const w of ['dense', 'dsa'] as const) {
@@ -273,7 +273,8 @@ function markdown(r: Report, json: Record<string, unknown> & { long_context: { c
     const dops = r.long.points[0]?.dsa.decodeOps;
     const calls = dops?.['matmul calls'];
     if (calls) {
-      L.push('', `A decode token makes ${Math.round(calls)} matmul calls and ${Math.round(dops?.['matmulGrouped calls'] ?? 0)} grouped ones ` +
+      L.push('', `A decode token makes ${Math.round(calls)} matmul calls, ${Math.round(dops?.['matmulList calls'] ?? 0)} list calls (each MoE layer's ` +
+        `experts: every gate/up in one, every down in another) and ${Math.round(dops?.['matmulGrouped calls'] ?? 0)} grouped ones ` +
         '(all heads\' absorbed W_UK or W_UV products in one call per layer); each is one kernel dispatch to the worker thread.');
     }
     L.push('', `Peak RSS of the long-context process (both models loaded, cache reserved for the largest context): ${mib(r.long.peakRssMiB)}.`, '');
@@ -321,7 +322,7 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
     const x = roofOf(q);
     const gbs = (ms: number) => f1(x.bytes / (ms / 1000) / 1e9);
     const ops = r.long?.points[0]?.dsa.decodeOps;
-    const calls = ops ? Math.round((ops['matmul calls'] ?? 0) + (ops['matmulGrouped calls'] ?? 0)) : null;
+    const calls = ops ? Math.round((ops['matmul calls'] ?? 0) + (ops['matmulList calls'] ?? 0) + (ops['matmulGrouped calls'] ?? 0)) : null;
     L.push(`- **Decode, q8**: ${gb(x.bytes)} per token at ${gbs(q.decodeMsPerToken)} GB/s (median step; ${gbs(q.decodeBestMs)} GB/s at the best step) against ` +
       `${f1(r.bw.gbPerS[a.threads]!)} GB/s measured: ${pct(x.fraction)} of the roofline. The q8 weights are stored in tiles of four rows interleaved by ` +
       '32-code block (scales likewise), so a GEMV streams one pointer per tile instead of four row streams and four scale streams: the kernels bench\'s ' +
@@ -339,7 +340,7 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
       'before `i32x4.dot_i16x8_s` (no int8 dot product in SIMD128), ~20 G weights/s per thread in cache. Relaxed SIMD\'s ' +
       '`i32x4.relaxed_dot_i8x16_i7x16_add_s` (pmaddubsw on this V8, saturating) is 2× faster but needs one operand in 0..127: 7-bit weights moved the tiny-fp8 ' +
       'golden logits to 7.6 % median error (argmax 30/40), 7-bit activations double the activation rounding — not shipped. ' +
-      `A token makes ${calls ?? 'about a hundred'} matmul calls (the heads' absorbed W_UK/W_UV products are one grouped call each per layer).`);
+      `A token makes ${calls ?? 'about forty'} product calls (the heads' absorbed W_UK/W_UV products are one grouped call each per layer, a MoE layer's experts two list calls).`);
   }
   if (n) {
     const x = roofOf(n);
@@ -381,7 +382,7 @@ function limits(r: Report, roofOf: (res: EngineResult) => { bytes: number; fract
       'follows the FLOP ratio.');
     const d = p64.dsa.decodeOps;
     L.push(`- **Long context, DSA**: at 64K, indexer scoring is ${f1(d.indexerScores ?? 0)} of ${f1(p64.dsa.decodeMs)} ms per token, top-k ${f1(d.topk ?? 0)} ms, ` +
-      `attention over the 2048 selected rows ${f1(d.latentAttention ?? 0)} ms, matmuls ${f1(d.matmul ?? 0)} ms. \`indexer_scores\` reads the FP8 keys in place, ` +
+      `attention over the 2048 selected rows ${f1(d.latentAttention ?? 0)} ms, matmuls ${f1((d.matmul ?? 0) + (d.matmulList ?? 0) + (d.matmulGrouped ?? 0))} ms. \`indexer_scores\` reads the FP8 keys in place, ` +
       'decodes each key once per block of queries and scores two heads × four keys per pass (the four keys\' sums in one vector); top-k is a radix select ' +
       '(two passes over the scores, not a sort). The key decode tests a key\'s 128 codes for zero/subnormal exponents once and then rebiases them in 16-bit ' +
       'lanes (the sign-extended code shifted by 4 and masked is the bf16 of the value) with no byte shuffles — V8 lowers a two-input `i8x16.shuffle` to ' +
