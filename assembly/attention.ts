@@ -1,4 +1,4 @@
-import { bf16F32Hi, bf16F32Lo, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, lane0, lane1, lane2, lane3 } from './common';
+import { decodeCodes, fma } from './common';
 
 // ---- attention-side kernels --------------------------------------------------------------------
 
@@ -7,37 +7,6 @@ import { bf16F32Hi, bf16F32Lo, fma, fp8Bf16Hi, fp8Bf16Lo, fp8Exact, lane0, lane1
   const s01 = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 2, 6), v128.shuffle<f32>(a0, a1, 1, 5, 3, 7));
   const s23 = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 2, 6), v128.shuffle<f32>(a2, a3, 1, 5, 3, 7));
   return f32x4.add(v128.shuffle<f32>(s01, s23, 0, 1, 4, 5), v128.shuffle<f32>(s01, s23, 2, 3, 6, 7));
-}
-
-/**
- * D e4m3 codes (D % 16 == 0) to f32, unscaled: decode_fp8's values without its multiply by a scale
- * (the indexer applies each key's scale to its score).
- */
-@inline function decodeKey(src: usize, dst: usize, D: i32): void {
-  // one test for the key's codes, then a loop without branches
-  const m = i8x16.splat(0x78), z = i8x16.splat(0);
-  let lowv = z;
-  for (let i = 0; i < D; i += 16) lowv = v128.or(lowv, i8x16.eq(v128.and(v128.load(src + <usize>i), m), z));
-  if (v128.any_true(lowv)) { // zero or subnormal codes (rare): the select-based decode
-    for (let i = 0; i < D; i += 16) {
-      const b = v128.load(src + <usize>i);
-      const o = dst + (<usize>i << 2);
-      v128.store(o, fp8Exact(lane0(b)));
-      v128.store(o, fp8Exact(lane1(b)), 16);
-      v128.store(o, fp8Exact(lane2(b)), 32);
-      v128.store(o, fp8Exact(lane3(b)), 48);
-    }
-    return;
-  }
-  for (let i = 0; i < D; i += 16) {
-    const b = v128.load(src + <usize>i);
-    const o = dst + (<usize>i << 2);
-    const lo = fp8Bf16Lo(b), hi = fp8Bf16Hi(b);
-    v128.store(o, bf16F32Lo(lo));
-    v128.store(o, bf16F32Hi(lo), 16);
-    v128.store(o, bf16F32Lo(hi), 32);
-    v128.store(o, bf16F32Hi(hi), 48);
-  }
 }
 
 /**
@@ -56,7 +25,7 @@ export function indexer_scores(q: usize, w: usize, rows: i32, H: i32, D: i32, co
     const nt = min(4, t1 - t);
     for (let j = 0; j < 4; j++) {
       const tt = j < nt ? t + j : t; // pad the last group with a repeat of its first token
-      decodeKey(codes + <usize>tt * <usize>D, kbuf + <usize>j * db, D);
+      decodeCodes(codes + <usize>tt * <usize>D, kbuf + <usize>j * db, D, 0); // unscaled: the key's scale goes on its score
     }
     const k0 = kbuf, k1 = k0 + db, k2 = k1 + db, k3 = k2 + db;
     const kp = ksc + (<usize>t << 2);

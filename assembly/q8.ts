@@ -185,7 +185,9 @@ function tileQ8Four(ta: usize, sa: usize, tc: usize, sc: usize, xw: usize, xs: u
   let p = ta, sp = sa, xo = xw, xsp = xs;
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
   for (let pass = 0; pass < 2; pass++) {
-    // pass 0: the two halves of both tiles side by side; pass 1: an odd last block of both tiles
+    // pass 0: the two halves of both tiles side by side; pass 1: an odd last block of both tiles. The second
+    // half's copy of the block code is deliberate: one body over blocks 0, hb, 1, hb + 1, … ran 13 % slower
+    // from DRAM (same results)
     for (; p < end; p += 128, sp += 16, xo += 64, xsp += 4) {
       let xd = f32x4.splat(load<f32>(xsp));
       let da = f32x4.mul(v128.load(sp), xd), dc = f32x4.mul(v128.load(sp + ds), xd);

@@ -121,7 +121,11 @@ export function topIndices(v: Float32Array, n: number, k: number, out: Int32Arra
   }
 }
 
-interface OneTokenLists { order: Int32Array; gates: Float32Array; gu: MatmulItem[]; down: MatmulItem[]; guKeys: string[]; downKeys: string[] }
+interface OneTokenLists {
+  order: Int32Array; gates: Float32Array; gu: MatmulItem[]; down: MatmulItem[]; guKeys: string[]; downKeys: string[];
+  /** gate and up halves of each gu buffer */
+  gateOf: Float32Array[]; upOf: Float32Array[];
+}
 
 export class MoE {
   readonly router: Router;
@@ -214,8 +218,12 @@ export class MoE {
     for (let i = 0; i < n; i++) {
       const m = i < k ? this.experts[one.order[i]!]! : this.shared!;
       const h = one.gu[i]!.y;
+      if (one.gateOf[i]!.buffer !== h.buffer || one.gateOf[i]!.byteOffset !== h.byteOffset) { // views made once per buffer
+        one.gateOf[i] = h.subarray(0, m.inter);
+        one.upOf[i] = h.subarray(m.inter);
+      }
       const it = one.down[i]!;
-      it.x = be.swiglu(h.subarray(0, m.inter), h.subarray(m.inter), m.inter);
+      it.x = be.swiglu(one.gateOf[i]!, one.upOf[i]!, m.inter);
       it.w = m.down;
       it.y = ws.f32(one.downKeys[i]!, D);
     }
@@ -242,6 +250,7 @@ export class MoE {
       order: new Int32Array(this.cfg.expertsPerToken), gates: new Float32Array(this.cfg.expertsPerToken),
       gu: Array.from({ length: n }, item), down: Array.from({ length: n }, item),
       guKeys: Array.from({ length: n }, (_, i) => `moe1.gu${i}`), downKeys: Array.from({ length: n }, (_, i) => `moe1.d${i}`),
+      gateOf: Array.from({ length: n }, () => new Float32Array(0)), upOf: Array.from({ length: n }, () => new Float32Array(0)),
     };
   }
 }

@@ -38,6 +38,8 @@ const NATIVE_MIN_ROWS = 16;
 
 type Format = 'f32' | 'bf16' | 'fp8' | 'q8';
 const FMT_CODE: Record<Exclude<Format, 'q8'>, number> = { f32: 0, bf16: 1, fp8: 2 };
+/** gemv_list's code for a q8 item (FMT_Q8 in assembly/grouped.ts). */
+const FMT_Q8 = 9;
 const BLOCK = 128;
 const QB = 32;
 const KC = 256; // gemm's K block (assembly/gemm.ts)
@@ -84,7 +86,7 @@ export class WasmBackend implements Backend {
   private readonly minParallelMacs: number;
   private readonly native: NativeGemm | null;
   private readonly scratch = new Map<string, { ptr: number; bytes: number }>();
-  private views: { u8: Uint8Array; f32: Float32Array } | null = null;
+  private views: { u8: Uint8Array; f32: Float32Array; i32: Int32Array } | null = null;
 
   constructor(opts: WasmBackendOptions = {}) {
     this.weights = opts.weights ?? 'native';
@@ -163,10 +165,10 @@ export class WasmBackend implements Backend {
   private get u8(): Uint8Array { return this.view().u8; }
   private get f32(): Float32Array { return this.view().f32; }
 
-  private view(): { u8: Uint8Array; f32: Float32Array } {
+  private view(): { u8: Uint8Array; f32: Float32Array; i32: Int32Array } {
     const buf = this.memory.buffer;
     if (!this.views || this.views.u8.byteLength !== buf.byteLength) {
-      this.views = { u8: new Uint8Array(buf), f32: new Float32Array(buf) };
+      this.views = { u8: new Uint8Array(buf), f32: new Float32Array(buf), i32: new Int32Array(buf) };
     }
     return this.views;
   }
@@ -332,47 +334,52 @@ export class WasmBackend implements Backend {
   }
 
   matmulList(items: readonly MatmulItem[]): void {
-    const ws = items.map((it) => this.own(it.w));
-    if (items.length < 2 || this.threads < 2 || ws.some((w) => w.actQuant)) {
-      for (const it of items) this.matmul(it.x, 1, it.w, it.y);
-      return;
-    }
-    // inputs (quantised for q8), outputs and one 8-i32 descriptor per item in wasm memory; every buffer first
-    let xBytes = 0, yBytes = 0, total = 0;
-    for (const w of ws) {
+    let fallback = items.length < 2 || this.threads < 2;
+    let xBytes = 0, yBytes = 0, total = 0, macs = 0;
+    for (const it of items) {
+      const w = this.own(it.w);
+      if (w.actQuant) fallback = true;
       xBytes += w.format === 'q8' ? w.kPadded * 3 + (w.kPadded / QB) * 4 + w.inDim * 4 : w.inDim * 4;
       yBytes += w.outDim * 4;
       total += w.outDim;
+      macs += w.outDim * w.inDim;
     }
+    if (fallback) {
+      for (const it of items) this.matmul(it.x, 1, it.w, it.y);
+      return;
+    }
+    // inputs (quantised for q8, with their int16 widening), outputs and one 16-i32 descriptor per item in
+    // wasm memory (layout in assembly/grouped.ts); every buffer first
     const desc = this.buf('list-desc', items.length * 64);
     const xb = this.buf('list-x', xBytes);
     const yb = this.buf('list-y', yBytes);
-    const d = new Int32Array(this.memory.buffer, desc, items.length * 16);
+    const { f32, i32 } = this.view();
     let xp = xb, yp = yb;
     for (let i = 0; i < items.length; i++) {
-      const w = ws[i]!, it = items[i]!;
+      const it = items[i]!, w = this.own(it.w);
       const K = w.inDim;
       if (it.x.length < K) throw new Error(`${w.name}: input has ${it.x.length} values, need ${K}`);
       const xin = xp;
-      this.f32.set(it.x.subarray(0, K), xin >> 2);
+      f32.set(it.x.length === K ? it.x : it.x.subarray(0, K), xin >> 2);
       let x = xin, xs = 0, xw = 0, fmt: number;
       xp += K * 4;
       if (w.format === 'q8') {
         x = xp; xw = xp + w.kPadded; xs = xw + w.kPadded * 2;
         xp = xs + (w.kPadded / QB) * 4;
         this.pool.run('quant_q8', [[xin, K, w.kPadded, x, xs, 0, 1, xw]]); // one part: this thread, no dispatch
-        fmt = 9; // FMT_Q8 in assembly/grouped.ts
+        fmt = FMT_Q8;
       } else fmt = FMT_CODE[w.format];
-      d.set([w.ptr, w.scalePtr, x, xs, yp, w.outDim, w.format === 'q8' ? w.kPadded : K, fmt, xw], i * 16);
+      const d = (desc >> 2) + i * 16;
+      i32[d] = w.ptr; i32[d + 1] = w.scalePtr; i32[d + 2] = x; i32[d + 3] = xs; i32[d + 4] = yp;
+      i32[d + 5] = w.outDim; i32[d + 6] = w.format === 'q8' ? w.kPadded : K; i32[d + 7] = fmt; i32[d + 8] = xw;
       yp += w.outDim * 4;
     }
     // one split of all rows, at multiples of 8 (whole tile pairs where items are)
-    const th = this.threadsFor(total * (xBytes / 4));
-    this.pool.run('gemv_list', this.split(total, th, 8, (a, b) => [desc, items.length, a, b]));
+    this.pool.run('gemv_list', this.split(total, this.threadsFor(macs), 8, (a, b) => [desc, items.length, a, b]));
     yp = yb;
-    for (let i = 0; i < items.length; i++) {
-      const n = ws[i]!.outDim;
-      items[i]!.y.set(this.f32.subarray(yp >> 2, (yp >> 2) + n));
+    for (const it of items) {
+      const n = it.w.outDim;
+      it.y.set(f32.subarray(yp >> 2, (yp >> 2) + n));
       yp += n * 4;
     }
   }
@@ -466,23 +473,22 @@ export class WasmBackend implements Backend {
           // Tb rows of K's tiles are a prefix of its memory); rows are then spread to stride T for P·V
           const Tb = Math.min(T, Math.ceil((P + i0 + n) / 8) * 8);
           this.matmulAt(this.putF32('mha-q', qh.subarray(0, n * dqk)), n, Tb < T ? K.rowsPrefix(Tb) : K, sp);
-          let selected = false;
-          if (sel) for (let i = 0; i < n && !selected; i++) selected = sel[i0 + i] != null;
-          if (!selected) {
-            // causal (no row of this block has a selection, e.g. DSA below top-k keys): row i sees keys 0..P+i0+i
+          if (!sel) {
+            // causal: row i sees keys 0..P+i0+i
             this.pool.run('softmax_causal', this.split(n, this.threadsFor(n * Tb * 16), 1, (a, b) => [sp, Tb, P + i0, scale, a, b]));
           } else {
-            // the rows' selections flattened into wasm memory (offsets per row, an empty range = causal)
+            // the rows' selections flattened into wasm memory (offsets per row; a row without one, e.g. while
+            // the context is under top-k, gets the causal softmax)
             let cnt = 0;
-            for (let i = 0; i < n; i++) cnt += sel![i0 + i]?.length ?? 0;
+            for (let i = 0; i < n; i++) cnt += sel[i0 + i]?.length ?? 0;
             const offp = this.buf('mha-sel-off', (n + 1) * 4);
             const idxp = this.buf('mha-sel-idx', Math.max(1, cnt) * 4);
             const maskp = this.buf('mha-sel-mask', this.threads * Tb);
-            const i32 = new Int32Array(this.memory.buffer);
+            const { i32 } = this.view();
             let o = 0;
             for (let i = 0; i < n; i++) {
               i32[(offp >> 2) + i] = o;
-              const si = sel![i0 + i];
+              const si = sel[i0 + i];
               if (si) { i32.set(si, (idxp >> 2) + o); o += si.length; }
             }
             i32[(offp >> 2) + n] = o;
