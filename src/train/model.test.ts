@@ -77,6 +77,18 @@ test('whole-model gradients match finite differences (pretrain: LM + MTP + balan
   ]);
 });
 
+test('an MTP weight of 0 skips the MTP layer: same LM loss, no MTP loss, nothing routed through it', () => {
+  const cfg = tiny();
+  const model = TrainModel.init(cfg, 3);
+  const tokens = new PatternData(cfg.vocabSize, 2).batch(2, 6);
+  const withMtp = model.forward(tokens, 2, 6, 'pretrain');
+  const without = model.forward(tokens, 2, 6, 'pretrain', { mtp: 0, balanceAlpha: 1e-4, indexer: 1 });
+  assert.equal(without.lm, withMtp.lm);
+  assert.equal(without.mtp, null);
+  assert.ok(withMtp.mtp !== null && withMtp.mtp > 0);
+  assert.ok(withMtp.loads.has(cfg.numLayers) && !without.loads.has(cfg.numLayers), 'the MTP layer (index numLayers) routes only when weighted');
+});
+
 test('whole-model gradients match finite differences (sparse: top-k attention + indexer KL)', () => {
   const cfg = tiny();
   const model = TrainModel.init(cfg, 4);

@@ -96,7 +96,8 @@ export class TrainModel {
     const kl = [...ctx.kl];
     const balance = [...ctx.balance];
     const loads = new Map(ctx.loads);
-    if (cfg.numMtpLayers > 0 && S >= 3) {
+    // a zero MTP weight skips the MTP layer (it would cost a second vocabulary head for no gradient)
+    if (cfg.numMtpLayers > 0 && S >= 3 && (warmup || w.mtp > 0)) {
       const mctx = this.context(B, S - 1, mode);
       const hm = mtpHidden(mctx, tokens, hidden);
       kl.push(...mctx.kl);

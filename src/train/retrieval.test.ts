@@ -115,3 +115,32 @@ test("'drills' mode: every window is a copy drill, spans from 2 up to half the w
   assert.ok(spans.filter((L) => L <= 4).length > 25, 'many short spans');
   assert.ok(spans.some((L) => L >= 10), 'and some long ones');
 });
+
+test("'recall' mode: half the windows define word + connector → value pairs and ask for them again at varying distances", () => {
+  const S = 128;
+  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 9, 'recall');
+  const conn = new Set([' is', ':', ' =', ' was'].map((c) => tok.encode(c, { allowSpecial: false })[0]!));
+  let drills = 0, agree = 0, repeats = 0;
+  const distances = new Set<number>();
+  for (let i = 0; i < 200; i++) {
+    const w = gen.window()!;
+    assert.equal(w.length, S);
+    assert.equal(w[0], 0);
+    if (/\d{3,7}\./.test(tok.decode([...w]))) continue; // a passkey window
+    drills++;
+    const first = new Map<string, number>(); // "word,connector" → position of its first value token
+    for (let j = 1; j + 2 < S; j++) {
+      if (!conn.has(w[j + 1]!)) continue;
+      const k = `${w[j]},${w[j + 1]}`;
+      const at = first.get(k);
+      if (at === undefined) { first.set(k, j + 2); continue; }
+      repeats++;
+      if (w[j + 2] === w[at]) agree++;
+      distances.add(j + 2 - at);
+    }
+  }
+  assert.ok(drills > 70 && drills < 130, `about half the windows are drills (${drills} of 200)`);
+  assert.ok(repeats > 10 * drills, `keys are asked again many times (${repeats})`);
+  assert.ok(agree / repeats > 0.95, `a repeated key is followed by its value (${agree} of ${repeats})`);
+  assert.ok(distances.size > 50, `lookups at many distances, not one offset (${distances.size})`);
+});

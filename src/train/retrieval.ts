@@ -26,8 +26,12 @@ const QUESTIONS: ((l: string) => string)[] = [
   (l) => `\nThe ${l} is`,
 ];
 
-export type RetrievalMode = 'single' | 'mixed' | 'copy' | 'induction' | 'drills';
-export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy', 'induction', 'drills'];
+export type RetrievalMode = 'single' | 'mixed' | 'copy' | 'induction' | 'drills' | 'recall' | 'recall-drills';
+export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'copy', 'induction', 'drills', 'recall', 'recall-drills'];
+
+// Shared second tokens of recall keys: a key is "<word><connector>", and with one connector shared by many
+// keys only the word before it identifies the pair — a passkey's "pass key is" in miniature.
+const CONNECTORS = [' is', ':', ' =', ' was'];
 
 /** Turns BOS-led prose windows into retrieval windows of the same length. */
 export class RetrievalWindows {
@@ -45,7 +49,8 @@ export class RetrievalWindows {
      * 'induction': half copy drills with spans log-uniform in 2–64 (the short ones, repeated many times at
      * small distances, are what first forms the copy mechanism), a quarter each single keys and episodes;
      * 'drills': copy drills only, spans log-uniform from 2 to half the window (at most 64) — a short-window
-     * warm-up stage for the copy mechanism
+     * warm-up stage for the copy mechanism; 'recall': half associative-recall drills (see recallDrill), a
+     * quarter each single keys and episodes
      */
     readonly mode: RetrievalMode = 'mixed') {
     this.rng = new Rng(seed);
@@ -86,6 +91,11 @@ export class RetrievalWindows {
     if (this.mode === 'drills') return this.copyDrill(this.logSpan(Math.min(64, Math.floor((this.S - 1) / 2))));
     const r = this.rng.next();
     if (this.mode === 'copy' && r < 1 / 3) return this.copyDrill(8 + this.rng.int(57));
+    if (this.mode === 'recall-drills') return this.recallDrill();
+    if (this.mode === 'recall') {
+      if (r < 0.5) return this.recallDrill();
+      return r < 0.75 ? this.episodes() ?? this.single() : this.single();
+    }
     if (this.mode === 'induction') {
       if (r < 0.5) return this.copyDrill(this.logSpan(64));
       return r < 0.75 ? this.episodes() ?? this.single() : this.single();
@@ -112,6 +122,68 @@ export class RetrievalWindows {
     }
     const ids = [this.bos];
     while (ids.length < S) ids.push(...unit);
+    return Int32Array.from(ids.slice(0, S));
+  }
+
+  private drillVocab: { words: number[]; digits: number[]; conn: number[] } | null = null;
+
+  /** The recall drills' vocabulary: the 96 most frequent corpus tokens as keys, digit tokens as values. */
+  private vocab(): { words: number[]; digits: number[]; conn: number[] } {
+    if (this.drillVocab) return this.drillVocab;
+    const conn = CONNECTORS.map((c) => this.enc(c)[0]!);
+    const digits: number[] = [];
+    const count = new Map<number, number>();
+    for (const t of this.stream) {
+      if (t === this.bos || t === this.eos || conn.includes(t)) continue;
+      count.set(t, (count.get(t) ?? 0) + 1);
+    }
+    const words: number[] = [];
+    for (const [t] of [...count].sort((a, b) => b[1] - a[1] || a[0] - b[0])) {
+      if (/^\d+$/.test(this.tok.decode([t]))) continue;
+      if (words.length < 96) words.push(t);
+    }
+    for (let d = 0; d < 1000; d++) {
+      const ids = this.enc(String(d));
+      if (ids.length === 1 && !digits.includes(ids[0]!)) digits.push(ids[0]!);
+    }
+    this.drillVocab = { words, digits, conn };
+    return this.drillVocab;
+  }
+
+  /**
+   * Associative recall: pairs "word connector value" — word one of the corpus's most frequent tokens, value
+   * 1–4 digit tokens, half of them after a space token — defined in the first part of the window with a few random words between them, then
+   * asked for again in random order to the window's end. The value after a repeated key is predictable only
+   * by finding that key earlier and copying what followed, at a distance that varies by pair — content
+   * lookup (an induction head), not a fixed offset: plain repeated spans can be solved by "copy the token N
+   * back" heads or by guessing tokens already seen, which is what they taught this model and which never
+   * carried over to passkeys. With one or two connectors per window, the connector alone does not identify
+   * the pair (the word before it does) — a passkey's "pass key is" in miniature. A small vocabulary (96
+   * words, the digit tokens) so that each token is met in this role often enough to learn it.
+   */
+  private recallDrill(): Int32Array {
+    const { rng, S } = this;
+    const { words, digits, conn } = this.vocab();
+    const space = this.enc(' 1')[0]!;
+    const maxPairs = Math.max(2, Math.floor((S - 1) / 12));
+    const n = 2 + rng.int(maxPairs - 1);
+    const used = new Set<number>();
+    const pairs: number[][] = [];
+    const nConn = 1 + rng.int(2);
+    while (pairs.length < n) {
+      const w = words[rng.int(words.length)]!;
+      if (used.has(w)) continue;
+      used.add(w);
+      const value = Array.from({ length: 1 + rng.int(4) }, () => digits[rng.int(digits.length)]!);
+      // half the values lead with a space token as " is 48213" does, so the lookup must look two back
+      pairs.push([w, conn[rng.int(nConn)]!, ...(rng.next() < 0.5 ? [space] : []), ...value]);
+    }
+    const ids = [this.bos];
+    for (const p of pairs) {
+      if (rng.next() < 0.5) for (let k = rng.int(7); k > 0; k--) ids.push(words[rng.int(words.length)]!);
+      ids.push(...p);
+    }
+    while (ids.length < S) ids.push(...pairs[rng.int(n)]!);
     return Int32Array.from(ids.slice(0, S));
   }
 

@@ -139,7 +139,7 @@ function stageCommand(parent: Command, stage: TrainMode, what: string): void {
     .option('--max-minutes <m>', 'wall-clock budget: stop when spent; the LR schedule follows the projected step count (shared machines)')
     .option('--save-every <n>', 'also write the folder every N steps (0 = only at the end)', '0')
     .option('--retrieval <f>', 'share of windows replaced by passkey-style retrieval windows (0–1, default 0)')
-    .option('--retrieval-mode <m>', "single (one key per window) | mixed (half the windows pack short episodes; default) | copy (a third each: single keys, episodes, repeated random spans) | induction (half repeated spans of 2–64 tokens, a quarter each single keys and episodes) | drills (repeated spans only, 2 to half the window: a copy warm-up on short windows)")
+    .option('--retrieval-mode <m>', "single (one key per window) | mixed (half the windows pack short episodes; default) | copy (a third each: single keys, episodes, repeated random spans) | induction (half repeated spans of 2–64 tokens, a quarter each single keys and episodes) | drills (repeated spans only, 2 to half the window: a copy warm-up on short windows) | recall (half associative-recall drills: word + connector → value pairs asked again in random order, a quarter each single keys and episodes) | recall-drills (recall drills only)")
     .option('--topk <k>', 'index_topk: keys each query attends to under DSA (written to the config)')
     .option('--dtype <t>', 'weights written as f32 | bf16', 'f32')
     .option('--threads <n>', 'GEMM threads (default: min(2, cores))')
