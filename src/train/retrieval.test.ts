@@ -116,9 +116,9 @@ test("'drills' mode: every window is a copy drill, spans from 2 up to half the w
   assert.ok(spans.some((L) => L >= 10), 'and some long ones');
 });
 
-test("'recall' mode: half the windows define word + connector → value pairs and ask for them again at varying distances", () => {
+for (const mode of ['recall', 'recall-open'] as const) test(`'${mode}' mode: half the windows define word + connector → value pairs and ask for them again at varying distances`, () => {
   const S = 128;
-  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 9, 'recall');
+  const gen = new RetrievalWindows(tok, stream, S, 0, 1, 9, mode);
   const conn = new Set([' is', ':', ' =', ' was'].map((c) => tok.encode(c, { allowSpecial: false })[0]!));
   let drills = 0, agree = 0, repeats = 0;
   const distances = new Set<number>();
@@ -136,6 +136,7 @@ test("'recall' mode: half the windows define word + connector → value pairs an
       if (at === undefined) { first.set(k, j + 2); continue; }
       repeats++;
       if (w[j + 2] === w[at]) agree++;
+      if (mode === 'recall') assert.match(tok.decode([w[at]!, w[at + 1]!]), /^ ?\d/, 'compact drills: values are digits');
       distances.add(j + 2 - at);
     }
   }
@@ -143,4 +144,12 @@ test("'recall' mode: half the windows define word + connector → value pairs an
   assert.ok(repeats > 10 * drills, `keys are asked again many times (${repeats})`);
   assert.ok(agree / repeats > 0.95, `a repeated key is followed by its value (${agree} of ${repeats})`);
   assert.ok(distances.size > 50, `lookups at many distances, not one offset (${distances.size})`);
+});
+
+test("'recall-drills' mode: every window is a recall drill (digit values, no passkey sentences)", () => {
+  const gen = new RetrievalWindows(tok, stream, 96, 0, 1, 10, 'recall-drills');
+  for (let i = 0; i < 50; i++) {
+    const text = tok.decode([...gen.window()!]);
+    assert.ok(!/\d{3,7}\./.test(text) && /\d/.test(text), text);
+  }
 });
