@@ -16,9 +16,9 @@ import { loadConfig, parseConfig } from '../src/model/config.js';
 import { DeepSeekModel } from '../src/model/model.js';
 import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { splitDocuments, tokenizeDocuments } from '../src/train/data.js';
-import { DEFAULT_HELDOUT } from '../src/train/eval.js';
+import { DEFAULT_HELDOUT, logSoftmaxAt } from '../src/train/eval.js';
 import { Rng } from '../src/train/random.js';
-import { RetrievalWindows } from '../src/train/retrieval.js';
+import { CONNECTORS, digitTokens, RetrievalWindows } from '../src/train/retrieval.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: npm run probe:lookup -- MODEL_DIR');
@@ -32,12 +32,9 @@ const stream = tokenizeDocuments(splitDocuments(readFileSync(DEFAULT_HELDOUT, 'u
 const V = cfg.vocabSize;
 /** −log p(target) and whether it is the argmax, at row `row` of all-position logits */
 const score = (logits: Float32Array, row: number, target: number) => {
-  const o = row * V;
-  let mx = -Infinity, best = 0;
-  for (let v = 0; v < V; v++) if (logits[o + v]! > mx) { mx = logits[o + v]!; best = v; }
-  let z = 0;
-  for (let v = 0; v < V; v++) z += Math.exp(logits[o + v]! - mx);
-  return { nll: -(logits[o + target]! - mx - Math.log(z)), hit: best === target };
+  let best = 0;
+  for (let v = 1; v < V; v++) if (logits[row * V + v]! > logits[row * V + best]!) best = v;
+  return { nll: -logSoftmaxAt(logits, row * V, V, target), hit: best === target };
 };
 
 const rng = new Rng(3);
@@ -61,9 +58,8 @@ console.log(`repeated spans in 32 tokens (nats, first → repeats): ${spans.join
 
 const S = 128;
 const gen = new RetrievalWindows(tok, stream, S, bos, eos, 77, 'recall');
-const conn = new Set([' is', ':', ' =', ' was'].map((c) => tok.encode(c, { allowSpecial: false })[0]!));
-const digit = new Set<number>();
-for (let d = 0; d < 1000; d++) { const e = tok.encode(String(d), { allowSpecial: false }); if (e.length === 1) digit.add(e[0]!); }
+const conn = new Set(CONNECTORS.map((c) => tok.encode(c, { allowSpecial: false })[0]!));
+const digit = new Set(digitTokens(tok));
 const acc = { first: { nll: 0, hit: 0, n: 0 }, later: { nll: 0, hit: 0, n: 0 } };
 for (let w = 0; w < 12;) {
   const ids = gen.window()!;

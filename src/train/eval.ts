@@ -166,7 +166,8 @@ export function greedyContinue(model: DeepSeekModel, prompt: number[], n: number
   return out;
 }
 
-function logSoftmaxAt(logits: Float32Array, o: number, V: number, t: number): number {
+/** log p(t) at row offset o of logits over a vocabulary of V. */
+export function logSoftmaxAt(logits: Float32Array, o: number, V: number, t: number): number {
   let m = -Infinity;
   for (let v = 0; v < V; v++) if (logits[o + v]! > m) m = logits[o + v]!;
   let z = 0;

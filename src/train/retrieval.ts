@@ -31,7 +31,26 @@ export const RETRIEVAL_MODES: readonly RetrievalMode[] = ['single', 'mixed', 'co
 
 // Shared second tokens of recall keys: a key is "<word><connector>", and with one connector shared by many
 // keys only the word before it identifies the pair — a passkey's "pass key is" in miniature.
-const CONNECTORS = [' is', ':', ' =', ' was'];
+export const CONNECTORS = [' is', ':', ' =', ' was'];
+
+/** Every token that is a whole number 0–999 (the tokenizer's digit tokens: what keys are made of). */
+export function digitTokens(tok: Tokenizer): number[] {
+  const digits: number[] = [];
+  for (let d = 0; d < 1000; d++) {
+    const ids = tok.encode(String(d), { allowSpecial: false });
+    if (ids.length === 1 && !digits.includes(ids[0]!)) digits.push(ids[0]!);
+  }
+  return digits;
+}
+
+interface DrillVocab {
+  /** the 96 most frequent corpus tokens that are neither digits nor connectors */
+  words: number[];
+  digits: number[];
+  conn: number[];
+  /** the space token that leads " 48213" */
+  space: number;
+}
 
 /** Turns BOS-led prose windows into retrieval windows of the same length. */
 export class RetrievalWindows {
@@ -93,7 +112,7 @@ export class RetrievalWindows {
     if (this.mode === 'copy' && r < 1 / 3) return this.copyDrill(8 + this.rng.int(57));
     if (this.mode === 'recall-drills') return this.recallDrill();
     if (this.mode === 'recall' || this.mode === 'recall-open') {
-      if (r < 0.5) return this.mode === 'recall' ? this.recallDrill() : this.openRecallDrill();
+      if (r < 0.5) return this.recallDrill(this.mode === 'recall-open');
       return r < 0.75 ? this.episodes() ?? this.single() : this.single();
     }
     if (this.mode === 'induction') {
@@ -114,24 +133,18 @@ export class RetrievalWindows {
    * the context, the plainest signal there is for the copy (induction) mechanism passkeys need.
    */
   private copyDrill(span: number): Int32Array {
-    const { rng, S, stream } = this;
-    const unit: number[] = [];
-    while (unit.length < span) {
-      const t = stream[rng.int(stream.length)]!;
-      if (t !== this.bos && t !== this.eos) unit.push(t);
-    }
+    const unit = Array.from({ length: span }, () => this.randomToken());
+    const { S } = this;
     const ids = [this.bos];
     while (ids.length < S) ids.push(...unit);
     return Int32Array.from(ids.slice(0, S));
   }
 
-  private drillVocab: { words: number[]; digits: number[]; conn: number[] } | null = null;
+  private drillVocab: DrillVocab | null = null;
 
-  /** The recall drills' vocabulary: the 96 most frequent corpus tokens as keys, digit tokens as values. */
-  private vocab(): { words: number[]; digits: number[]; conn: number[] } {
+  private vocab(): DrillVocab {
     if (this.drillVocab) return this.drillVocab;
     const conn = CONNECTORS.map((c) => this.enc(c)[0]!);
-    const digits: number[] = [];
     const count = new Map<number, number>();
     for (const t of this.stream) {
       if (t === this.bos || t === this.eos || conn.includes(t)) continue;
@@ -139,52 +152,11 @@ export class RetrievalWindows {
     }
     const words: number[] = [];
     for (const [t] of [...count].sort((a, b) => b[1] - a[1] || a[0] - b[0])) {
-      if (/^\d+$/.test(this.tok.decode([t]))) continue;
-      if (words.length < 96) words.push(t);
+      if (words.length === 96) break;
+      if (!/^\d+$/.test(this.tok.decode([t]))) words.push(t);
     }
-    for (let d = 0; d < 1000; d++) {
-      const ids = this.enc(String(d));
-      if (ids.length === 1 && !digits.includes(ids[0]!)) digits.push(ids[0]!);
-    }
-    this.drillVocab = { words, digits, conn };
+    this.drillVocab = { words, digits: digitTokens(this.tok), conn, space: this.enc(' 1')[0]! };
     return this.drillVocab;
-  }
-
-  /**
-   * Associative recall: pairs "word connector value" — word one of the corpus's most frequent tokens, value
-   * 1–4 digit tokens, half of them after a space token — defined in the first part of the window with a few random words between them, then
-   * asked for again in random order to the window's end. The value after a repeated key is predictable only
-   * by finding that key earlier and copying what followed, at a distance that varies by pair — content
-   * lookup (an induction head), not a fixed offset: plain repeated spans can be solved by "copy the token N
-   * back" heads or by guessing tokens already seen, which is what they taught this model and which never
-   * carried over to passkeys. With one or two connectors per window, the connector alone does not identify
-   * the pair (the word before it does) — a passkey's "pass key is" in miniature. A small vocabulary (96
-   * words, the digit tokens) so that each token is met in this role often enough to learn it.
-   */
-  private recallDrill(): Int32Array {
-    const { rng, S } = this;
-    const { words, digits, conn } = this.vocab();
-    const space = this.enc(' 1')[0]!;
-    const maxPairs = Math.max(2, Math.floor((S - 1) / 12));
-    const n = 2 + rng.int(maxPairs - 1);
-    const used = new Set<number>();
-    const pairs: number[][] = [];
-    const nConn = 1 + rng.int(2);
-    while (pairs.length < n) {
-      const w = words[rng.int(words.length)]!;
-      if (used.has(w)) continue;
-      used.add(w);
-      const value = Array.from({ length: 1 + rng.int(4) }, () => digits[rng.int(digits.length)]!);
-      // half the values lead with a space token as " is 48213" does, so the lookup must look two back
-      pairs.push([w, conn[rng.int(nConn)]!, ...(rng.next() < 0.5 ? [space] : []), ...value]);
-    }
-    const ids = [this.bos];
-    for (const p of pairs) {
-      if (rng.next() < 0.5) for (let k = rng.int(7); k > 0; k--) ids.push(words[rng.int(words.length)]!);
-      ids.push(...p);
-    }
-    while (ids.length < S) ids.push(...pairs[rng.int(n)]!);
-    return Int32Array.from(ids.slice(0, S));
   }
 
   private randomToken(): number {
@@ -196,28 +168,42 @@ export class RetrievalWindows {
   }
 
   /**
-   * The first recall drill: as recallDrill, but words and values (1–4 tokens, no space) are any corpus
-   * tokens. Over 8192 tokens it taught this model to guess among tokens already seen (about one value in
-   * four), not to look a key up; the compact vocabulary of recallDrill did within 250 steps.
+   * Associative recall: pairs "word connector value" — word one of the corpus's most frequent tokens, value
+   * 1–4 digit tokens, half of them after a space token — defined in the first part of the window with a few
+   * random words between them, then asked for again in random order to the window's end. The value after a
+   * repeated key is predictable only by finding that key earlier and copying what followed, at a distance
+   * that varies by pair — content lookup (an induction head), not a fixed offset: plain repeated spans can be
+   * solved by "copy the token N back" heads or by guessing tokens already seen, which is what they taught this
+   * model and which never carried over to passkeys. With one or two connectors per window, the connector
+   * alone does not identify the pair (the word before it does) — a passkey's "pass key is" in miniature. A
+   * small vocabulary (96 words, the digit tokens) so that each token is met in this role often enough to
+   * learn it.
+   * open: the first version ('recall-open'), kept to reproduce a stage that ran on it — words and values
+   * (no space) are any corpus tokens; over 8192 tokens it taught this model to guess among tokens already
+   * seen (about one value in four), not to look a key up.
    */
-  private openRecallDrill(): Int32Array {
+  private recallDrill(open = false): Int32Array {
     const { rng, S } = this;
-    const conn = CONNECTORS.map((c) => this.enc(c)[0]!);
+    const v = open ? null : this.vocab();
+    const conn = v?.conn ?? CONNECTORS.map((c) => this.enc(c)[0]!);
+    const word = v ? () => v.words[rng.int(v.words.length)]! : () => this.randomToken();
+    const valueToken = v ? () => v.digits[rng.int(v.digits.length)]! : () => this.randomToken();
     const maxPairs = Math.max(2, Math.floor((S - 1) / 12));
     const n = 2 + rng.int(maxPairs - 1);
-    const words = new Set<number>();
+    const used = new Set<number>();
     const pairs: number[][] = [];
     const nConn = 1 + rng.int(2);
     while (pairs.length < n) {
-      const w = this.randomToken();
-      if (words.has(w) || conn.includes(w)) continue;
-      words.add(w);
-      const value = Array.from({ length: 1 + rng.int(4) }, () => this.randomToken());
-      pairs.push([w, conn[rng.int(nConn)]!, ...value]);
+      const w = word();
+      if (used.has(w) || conn.includes(w)) continue;
+      used.add(w);
+      const value = Array.from({ length: 1 + rng.int(4) }, valueToken);
+      // half the values lead with a space token as " is 48213" does, so the lookup must look two back
+      pairs.push([w, conn[rng.int(nConn)]!, ...(v && rng.next() < 0.5 ? [v.space] : []), ...value]);
     }
     const ids = [this.bos];
     for (const p of pairs) {
-      if (rng.next() < 0.5) for (let k = rng.int(7); k > 0; k--) ids.push(this.randomToken());
+      if (rng.next() < 0.5) for (let k = rng.int(7); k > 0; k--) ids.push(word());
       ids.push(...p);
     }
     while (ids.length < S) ids.push(...pairs[rng.int(n)]!);
